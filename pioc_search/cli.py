@@ -1,0 +1,152 @@
+"""`pioc-search ingest | query | serve | stats | rollback`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pioc_search import store
+from pioc_search.settings import Settings
+
+app = typer.Typer(help="Search the network's knowledge: build the index, ask questions, serve the API.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Where index versions live [env PIOC_INDEX_DIR].")]
+
+
+def _settings(**overrides: object) -> Settings:
+    return Settings.from_env(**overrides)
+
+
+def _embedder(settings: Settings):  # type: ignore[no-untyped-def]
+    from pioc_search.embed import Embedder
+
+    return Embedder(settings.model_path, settings.batch_size)
+
+
+@app.command()
+def ingest(
+    corpus: Annotated[Optional[Path], typer.Argument(help="Corpus folder [env PIOC_CORPUS_DIR, default corpus/].")] = None,
+    index_dir: IndexDir = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch, re-embedding everything.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any file failed.")] = False,
+) -> None:
+    """Bring the index in line with the corpus: add, replace and remove documents, then publish."""
+    from pioc_search.ingest.pipeline import build_index
+
+    settings = _settings(corpus_dir=corpus, index_dir=index_dir)
+    if not settings.corpus_dir.is_dir():
+        err.print(f"[red]error:[/] corpus folder {settings.corpus_dir} does not exist")
+        raise typer.Exit(2)
+    columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        tasks: dict[str, int] = {}
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        try:
+            report = build_index(settings.corpus_dir, settings.index_dir, _embedder(settings), full=full,
+                                 keep_versions=settings.keep_versions, on_progress=on_progress)
+        except store.BuildInProgress as exc:
+            err.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(3) from None
+    _print_report(report)
+    if report.failed and strict:
+        raise typer.Exit(1)
+
+
+def _print_report(report) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title=f"Ingest report — live version {report.version}", show_header=False)
+    for label, items in (("added", report.added), ("changed", report.changed),
+                         ("removed", report.removed), ("unchanged", report.unchanged)):
+        table.add_row(label, str(len(items)), ", ".join(items[:8]) + (" …" if len(items) > 8 else ""))
+    table.add_row("failed", str(len(report.failed)), "")
+    table.add_row("documents", str(report.documents), "in the live index")
+    table.add_row("passages", str(report.passages), f"{report.embedded} embedded, {report.reused_embeddings} reused")
+    table.add_row("seconds", f"{report.seconds.get('total', 0):.1f}",
+                  ", ".join(f"{k} {v:.1f}" for k, v in report.seconds.items() if k != "total"))
+    console.print(table)
+    if report.cleaned_up:
+        console.print(f"removed leftovers of interrupted builds: {', '.join(report.cleaned_up)}")
+    for path, reason in report.failed:
+        err.print(f"[yellow]warning:[/] {path}: {reason}")
+    if report.failed:
+        err.print(f"[yellow]{len(report.failed)} warning(s)[/]: the files above were skipped")
+
+
+@app.command()
+def query(
+    question: Annotated[str, typer.Argument(help="Your question, in plain words.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="Number of passages.")] = 5,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or lexical.")] = "hybrid",
+    index_dir: IndexDir = None,
+) -> None:
+    """Print the best passages for a question, with citations."""
+    from pioc_search.search import Searcher
+
+    settings = _settings(index_dir=index_dir)
+    path = store.current_version(settings.index_dir)
+    if path is None:
+        err.print("[red]error:[/] no index yet: run `pioc-search ingest` first")
+        raise typer.Exit(2)
+    if mode not in ("hybrid", "dense", "lexical"):
+        err.print("[red]error:[/] --mode must be hybrid, dense or lexical")
+        raise typer.Exit(2)
+    result = Searcher(store.IndexVersion(path), _embedder(settings)).search(question, k=k, mode=mode)  # type: ignore[arg-type]
+    if not result.hits:
+        console.print("No passages match that question.")
+    for rank, hit in enumerate(result.hits, 1):
+        doc = hit.document
+        where = ", ".join(x for x in (hit.section, f"p. {hit.page_start}" if hit.page_start else "") if x)
+        console.print(f"[bold]{rank}. {doc.title}[/] [dim]({doc.doc_type}, {doc.date or 'undated'}, "
+                      f"{', '.join(doc.cities) or 'no city'})[/]")
+        console.print(f"   [dim]{doc.path}{' — ' + where if where else ''} · score {hit.score:.4f}[/]")
+        console.print(f"   {hit.text[:400]}{'…' if len(hit.text) > 400 else ''}\n", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the API, the search page and the OpenAPI docs."""
+    import uvicorn
+
+    uvicorn.run("api:app", host=host, port=port)
+
+
+@app.command()
+def stats(index_dir: IndexDir = None) -> None:
+    """Show the live index version and its size."""
+    settings = _settings(index_dir=index_dir)
+    path = store.current_version(settings.index_dir)
+    if path is None:
+        err.print("no index yet: run `pioc-search ingest` first")
+        raise typer.Exit(2)
+    version = store.IndexVersion(path)
+    console.print(f"live version {version.name}, built {version.meta.get('built_at')}: "
+                  f"{len(version.documents)} documents, {version.passage_count} passages")
+    console.print(f"versions kept: {', '.join(store.list_versions(settings.index_dir))}")
+
+
+@app.command()
+def rollback(index_dir: IndexDir = None) -> None:
+    """Make the previous index version live again."""
+    settings = _settings(index_dir=index_dir)
+    try:
+        with store.build_lock(settings.index_dir):
+            name = store.rollback(settings.index_dir)
+    except (ValueError, store.BuildInProgress) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"version {name} is live")

@@ -1,0 +1,70 @@
+"""The one place that loads the embedding model and turns text into normalised vectors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from functools import cached_property
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+DIMENSION = 384
+
+
+class Embedder:
+    """all-MiniLM-L6-v2 from the bundled package, on the CPU."""
+
+    model_id = MODEL_ID
+    dimension = DIMENSION
+
+    def __init__(self, model_path: str, batch_size: int = 32) -> None:
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.calls = 0  # number of texts encoded so far; lets tests prove what was re-embedded
+
+    @cached_property
+    def model(self):  # type: ignore[no-untyped-def]
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        return SentenceTransformer(self.model_path, device="cpu")
+
+    def load(self) -> None:
+        """Load the model now rather than on first use."""
+        _ = self.model
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word-piece token counts, without the [CLS]/[SEP] markers."""
+        if not texts:
+            return []
+        encoded = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def encode(
+        self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """L2-normalised float32 vectors, shape (len(texts), 384), encoded in batches."""
+        out = np.empty((len(texts), DIMENSION), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad less
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            batch = [texts[i] for i in rows]
+            out[rows] = self.model.encode(
+                batch, batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True
+            )
+            self.calls += len(batch)
+            if on_batch:
+                on_batch(len(batch))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]

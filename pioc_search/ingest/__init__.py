@@ -1,0 +1,1 @@
+"""Turning corpus files into indexed passages."""

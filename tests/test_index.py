@@ -1,0 +1,81 @@
+"""Index invariants on the sample corpus: vectors ↔ rows, ids round-trip, atomic versions."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import faiss
+import numpy as np
+import pytest
+
+from conftest import CORPUS, BuiltIndex
+from pioc_search import store
+from pioc_search.embed import Embedder
+from pioc_search.ingest.pipeline import embedding_input
+from pioc_search.models import DOC_TYPES
+
+
+@pytest.fixture(scope="module")
+def version(sample_index: BuiltIndex) -> store.IndexVersion:
+    return store.IndexVersion(store.current_version(sample_index.root))
+
+
+def test_every_sample_document_is_indexed_without_failures(sample_index: BuiltIndex, version: store.IndexVersion) -> None:
+    assert sample_index.report.failed == []
+    assert len(version.documents) >= 12
+    assert {d.doc_type for d in version.documents.values()} == set(DOC_TYPES)
+    paths = {d.path for d in version.documents.values()}
+    assert any(p.endswith(".vtt") for p in paths) and any(p.endswith(".docx") for p in paths)
+
+
+def test_vector_count_equals_passage_rows(version: store.IndexVersion) -> None:
+    rows = version.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+    fts_rows = version.conn.execute("SELECT COUNT(*) FROM passages_fts").fetchone()[0]
+    assert rows == version.index.ntotal == fts_rows > 50
+    assert version.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_ids_round_trip_between_faiss_and_sqlite(version: store.IndexVersion, embedder: Embedder) -> None:
+    ids = store.all_ids(version.index)
+    rows = version.passages(ids.tolist())
+    assert set(rows) == set(ids.tolist())
+    sample = ids[:: max(1, len(ids) // 5)][:5]
+    for pid in sample:
+        row = rows[int(pid)]
+        doc = version.documents[row["doc_id"]]
+        from pioc_search.models import Passage
+        passage = Passage(row["id"], row["doc_id"], row["ordinal"], row["text"], row["section"], row["page_start"], row["page_end"])
+        expected = embedder.encode([embedding_input(doc, passage)])[0]
+        assert np.allclose(version.index.reconstruct(int(pid)), expected, atol=1e-4)
+        assert abs(float(np.linalg.norm(expected)) - 1.0) < 1e-4
+
+
+def test_pdf_passages_carry_page_spans_and_others_do_not(version: store.IndexVersion) -> None:
+    for doc in version.documents.values():
+        passages = version.document_passages(doc.id)
+        assert passages, f"{doc.path} has no passages"
+        assert all(p["text"].strip() for p in passages)
+        if doc.media_type == "application/pdf":
+            assert all(1 <= p["page_start"] <= p["page_end"] <= doc.pages for p in passages)
+            assert passages[-1]["page_end"] > 1, "a multi-page report spans pages"
+        else:
+            assert all(p["page_start"] is None for p in passages)
+
+
+def test_verify_refuses_an_inconsistent_version(version: store.IndexVersion) -> None:
+    broken = faiss.clone_index(version.index)
+    broken.remove_ids(store.all_ids(broken)[:1])
+    with pytest.raises(store.VerificationError, match="vectors but"):
+        store.verify(version.conn, broken)
+
+
+def test_current_points_at_a_complete_version(sample_index: BuiltIndex) -> None:
+    live = store.current_version(sample_index.root)
+    assert live is not None and live.name == sample_index.report.version
+    assert (live / store.DB_NAME).exists() and (live / store.VECTORS_NAME).exists()
+    assert not list(sample_index.root.glob("*.building"))
+    conn = sqlite3.connect(live / store.DB_NAME)
+    assert conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == sample_index.report.documents
+    assert sample_index.report.documents == len([p for p in CORPUS.rglob("*") if p.suffix in
+                                                 (".pdf", ".html", ".docx", ".md", ".vtt", ".srt")
+                                                 and p.name != "README.md"])
