@@ -23,8 +23,8 @@ RRF_K = 60
 CANDIDATES = 100
 DUPLICATE_OVERLAP = 0.5  # share of word 4-grams two passages must share to count as the same text
 SEMANTIC_ANSWER_HITS = 3  # hits whose answer sentence may be chosen by the model when no word matches
-STRONG_ANSWER = {"coverage": 0.5, "cosine": 0.45}
-SAME_CITY_PENALTY = 0.1
+STRONG_ANSWER = {"coverage": 0.34, "cosine": 0.5}
+RELATED_FLOOR = 0.3  # related material below this cosine is listed last, whatever its city
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,7 @@ class Searcher:
         span = max(top.answers, key=lambda s: s.score)
         confident = (span.score >= STRONG_ANSWER["coverage"]
                      and (mode == "lexical" or (top.dense_score or 0) >= STRONG_ANSWER["cosine"])
-                     and (mode != "hybrid" or (top.dense_rank or 99) <= 5 and (top.lexical_rank or 99) <= 5))
+                     and (mode != "hybrid" or (top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3))
         return Answer(top, span) if confident else None
 
     def facets(self, ranked: list[tuple[int, float]]) -> dict[str, dict[str, int]]:
@@ -254,7 +254,7 @@ class Searcher:
         return {name: dict(counter.most_common()) for name, counter in counters.items()}
 
     def related_to_passage(self, passage_id: int, k: int = 5) -> list[Hit]:
-        """Similar passages from other documents, one per document, other cities first."""
+        """Similar passages from other documents, one per document; other cities first."""
         rows = self.version.passages([passage_id])
         if passage_id not in rows:
             raise KeyError(passage_id)
@@ -276,9 +276,12 @@ class Searcher:
         rows = self.version.passages([pid for pid, _ in candidates])
         best: dict[str, tuple[int, float]] = {}
         for pid, cosine in candidates:
-            doc_id = rows[pid]["doc_id"]
-            if doc_id not in best:
-                shares_city = bool(set(self.version.documents[doc_id].cities) & set(source.cities))
-                best[doc_id] = (pid, cosine - (SAME_CITY_PENALTY if shares_city else 0.0))
-        chosen = sorted(best.values(), key=lambda item: -item[1])[:k]
+            best.setdefault(rows[pid]["doc_id"], (pid, cosine))
+
+        def preference(item: tuple[str, tuple[int, float]]) -> tuple[bool, bool, float]:
+            doc_id, (_, cosine) = item
+            shares_city = bool(set(self.version.documents[doc_id].cities) & set(source.cities))
+            return cosine < RELATED_FLOOR, shares_city, -cosine
+
+        chosen = [value for _, value in sorted(best.items(), key=preference)[:k]]
         return [self._hit(rows[pid], score, None, None) for pid, score in chosen]

@@ -1,0 +1,131 @@
+"""Hybrid retrieval, filters, facets, de-duplication, answers and related material on a small corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pioc_search import store
+from pioc_search.embed import Embedder
+from pioc_search.ingest.pipeline import build_index
+from pioc_search.search import Filters, Searcher, fts_query, rrf
+from pioc_search.sentences import split_sentences
+
+SHARED = ("The Barrios con Luz programme installed 4,800 LED streetlights along 1,212 street segments, "
+          "and night-time robbery fell by 27% in the treated segments within eighteen months.")
+
+DOCS = {
+    "lighting-report.md": ("report", ["Cali"], ["urban-design"], "2022-05-01",
+                           f"# Street lighting in Cali\n\n{SHARED} Residents reported feeling safer at bus stops.\n"),
+    "lighting-blog.md": ("blog", ["Cali"], ["urban-design"], "2023-02-10",
+                         f"# What we learned from Barrios con Luz\n\nOur team visited the barrios last month. {SHARED}\n"),
+    "juarez-youth.md": ("webinar", ["Ciudad Juárez"], ["youth"], "2021-09-14",
+                        "# Youth programmes\n\nIn Ciudad Juárez the Jóvenes en Acción scheme paired 600 teenagers "
+                        "with mentors. School dropout fell and youth homicide declined by a third between 2019 and 2021.\n"),
+    "glasgow-vru.md": ("report", ["Glasgow"], ["violence-interruption"], "2019-03-01",
+                       "# Treating violence as a public health problem\n\nThe Scottish Violence Reduction Unit (VRU) "
+                       "treated knife crime as a contagious disease. Navigators in emergency departments talked to "
+                       "injured young men at the bedside and offered a way out of gangs.\n"),
+    "nairobi-gbv.md": ("statement", ["Nairobi"], ["gender-based-violence"], "2024-11-25",
+                       "# Ending violence against women\n\nWe, the mayors, commit to safe public transport for women "
+                       "and girls in Nairobi, with trained marshals at matatu stages and a 24-hour helpline.\n"),
+    "kingston-policing.md": ("statement", ["Kingston"], ["community-policing"], "2020-06-30",
+                             "# Community policing in Kingston\n\nNeighbourhood officers in Kingston hold monthly "
+                             "open meetings with residents. Trust in the police rose from 31% to 48% in two years. "
+                             "Street lighting repairs were requested at most meetings.\n"),
+}
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Searcher:
+    corpus = tmp_path_factory.mktemp("search-corpus")
+    for name, (doc_type, cities, themes, date, body) in DOCS.items():
+        front = f"---\ndoc_type: {doc_type}\ncities: {cities}\nthemes: {themes}\ndate: {date}\nlanguage: en\n---\n"
+        (corpus / name).write_text(front + body, encoding="utf-8")
+    root = tmp_path_factory.mktemp("search-index")
+    build_index(corpus, root, embedder)
+    return Searcher(store.IndexVersion(store.current_version(root)), embedder)
+
+
+def doc_ids(result) -> list[str]:  # type: ignore[no-untyped-def]
+    return [h.document.id for h in result.hits]
+
+
+def test_rrf_rewards_agreement_between_rankings() -> None:
+    fused = rrf([[1, 2, 3], [3, 1, 4]])
+    assert [pid for pid, _ in fused] == [1, 3, 2, 4]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+
+
+@pytest.mark.parametrize("question", ['"unbalanced quote', "lighting*", "-robbery", "NEAR(light robbery)",
+                                      "(Cali OR", "AND OR NOT", "col:value ^start", "???"])
+def test_fts5_syntax_in_questions_never_errors(searcher: Searcher, question: str) -> None:
+    for mode in ("hybrid", "lexical", "dense"):
+        searcher.search(question, k=3, mode=mode)
+
+
+def test_fts_query_quotes_every_word() -> None:
+    assert fts_query('NEAR("a" street-lights) -x*') == '"near" OR "street" OR "lights" OR "x"'
+    assert fts_query("the of and") is None
+
+
+def test_lexical_finds_acronyms_and_dense_finds_paraphrase(searcher: Searcher) -> None:
+    assert doc_ids(searcher.search("VRU", k=1, mode="lexical")) == ["glasgow-vru-md"]
+    paraphrase = searcher.search("hospital bedside conversations with stabbing victims", k=1, mode="dense")
+    assert doc_ids(paraphrase) == ["glasgow-vru-md"]
+    hybrid = searcher.search("VRU hospital bedside conversations", k=1)
+    assert doc_ids(hybrid) == ["glasgow-vru-md"]
+    assert hybrid.hits[0].dense_rank == 1 and hybrid.hits[0].lexical_rank == 1
+
+
+def test_filters_combine_and_still_fill_k(searcher: Searcher) -> None:
+    statements = searcher.search("street lighting", k=2, filters=Filters(doc_type=("statement",)))
+    assert len(statements.hits) == 2
+    assert {h.document.doc_type for h in statements.hits} == {"statement"}
+    combined = Filters(doc_type=("statement", "report"), city=("Kingston", "Glasgow"), year_from=2020)
+    assert doc_ids(searcher.search("police trust", k=5, filters=combined)) == ["kingston-policing-md"]
+    assert searcher.search("lighting", k=5, filters=Filters(year_from=2030)).hits == []
+    spanish = searcher.search("lighting", k=5, filters=Filters(language=("es",)))
+    assert spanish.hits == [] and spanish.total == 0
+
+
+def test_facets_count_documents_in_the_matching_set(searcher: Searcher) -> None:
+    facets = searcher.search("street lighting", k=3, mode="lexical").facets
+    assert facets["doc_type"] == {"report": 1, "blog": 1, "statement": 1}
+    assert facets["city"] == {"Cali": 2, "Kingston": 1}
+    assert facets["year"] == {"2022": 1, "2023": 1, "2020": 1}
+    filtered = searcher.search("street lighting", k=3, mode="lexical", filters=Filters(city=("Cali",))).facets
+    assert filtered["city"] == {"Cali": 2}
+
+
+def test_near_identical_passages_appear_once_with_other_sources(searcher: Searcher) -> None:
+    result = searcher.search("Barrios con Luz LED streetlights robbery", k=5)
+    cali = [h for h in result.hits if "Cali" in h.document.cities]
+    assert len(cali) == 1, "the shared paragraph is shown once"
+    assert [d.document.id for d in cali[0].duplicates] in (["lighting-blog-md"], ["lighting-report-md"])
+
+
+def test_answer_offsets_mark_exactly_one_sentence(searcher: Searcher) -> None:
+    result = searcher.search("By how much did trust in the police rise in Kingston?", k=3)
+    for hit in result.hits:
+        assert hit.answers, "every hit carries its best sentence"
+        for span in hit.answers:
+            assert hit.text[span.start:span.end] in split_sentences(hit.text)
+    top = result.hits[0]
+    assert top.text[top.answers[0].start:top.answers[0].end] == "Trust in the police rose from 31% to 48% in two years."
+    assert result.answer is not None and result.answer.hit is top
+
+
+def test_no_answer_when_evidence_is_weak(searcher: Searcher) -> None:
+    result = searcher.search("cryptocurrency regulation in Singapore", k=3)
+    assert result.answer is None
+
+
+def test_related_material_comes_from_other_documents_and_prefers_other_cities(searcher: Searcher) -> None:
+    related = searcher.related_to_document("lighting-report-md", k=3)
+    ids = [h.document.id for h in related]
+    assert "lighting-report-md" not in ids and len(ids) == len(set(ids)) == 3
+    assert ids[0] == "kingston-policing-md", "street lighting in another city beats the same city's blog"
+    passage = searcher.version.document_passages("juarez-youth-md")[0]["id"]
+    assert all(h.document.id != "juarez-youth-md" for h in searcher.related_to_passage(passage, k=5))
