@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -32,6 +32,7 @@ class Embedder:
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()  # token counts of over-long sentences are expected
         return SentenceTransformer(self.model_path, device="cpu")
 
     def load(self) -> None:
@@ -67,4 +68,9 @@ class Embedder:
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
+        """The question's vector; repeated questions (next page, another filter) are not re-encoded."""
+        return self._cached_query(text).copy()
+
+    @lru_cache(maxsize=1024)
+    def _cached_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]

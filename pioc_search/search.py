@@ -18,6 +18,10 @@ from pioc_search.models import Document
 from pioc_search.sentences import sentence_spans
 from pioc_search.store import IndexVersion
 
+# One question is one small scan: a single thread is faster than two fighting over a tiny job, and
+# concurrent requests already use both cores.
+faiss.omp_set_num_threads(1)
+
 Mode = Literal["hybrid", "dense", "lexical"]
 RRF_K = 60
 CANDIDATES = 100
