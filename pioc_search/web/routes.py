@@ -1,0 +1,329 @@
+"""HTML pages over the same Searcher as the JSON API: search at `/`, a document at `/doc/{id}`,
+material related to a passage at `/related/{passage_id}` and index status at `/about`.
+
+Everything is server-rendered and works without JavaScript; the filters are plain GET parameters,
+so every page can be shared as a link and the back button works.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import QueryParams
+
+import pioc_search.server as api
+from pioc_search.models import Document
+from pioc_search.search import Filters, Hit, SearchResult, Searcher
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.trim_blocks = templates.env.lstrip_blocks = True
+log = logging.getLogger(__name__)
+
+PAGE = 10  # results per "page"; "more results" asks for PAGE more
+MAX_K = 100
+SNIPPET_CONTEXT = 220  # characters of passage text shown either side of the answer sentences
+FACETS = {"doc_type": "Document type", "city": "City", "theme": "Theme"}
+MODES = {"hybrid": "Meaning and words", "dense": "Meaning only", "lexical": "Exact words only"}
+EXAMPLES = [
+    "Did street lighting reduce robberies in Cali?",
+    "How do violence interrupters work with young people?",
+    "What happened to domestic violence during the COVID-19 lockdowns?",
+    "How can public transport be made safer for women?",
+]
+LABELS = {"covid-19": "COVID-19", "womens-leadership": "Women's leadership",
+          "gender-based-violence": "Gender-based violence"}
+MEDIA = {"application/pdf": "PDF", "text/html": "web page", "text/markdown": "text", "text/plain": "text",
+         "text/vtt": "transcript", "application/x-subrip": "transcript",
+         "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word document"}
+
+
+class BadQuery(ValueError):
+    """A search the page cannot run; the message is shown to the user as is."""
+
+
+def _int(params: QueryParams, name: str, low: int, high: int, what: str) -> int | None:
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+        raise BadQuery(f"{what} must be a whole number from {low} to {high}, not “{raw[:20]}”.")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class Query:
+    """The search as it appears in the URL."""
+
+    q: str = ""
+    doc_type: tuple[str, ...] = ()
+    city: tuple[str, ...] = ()
+    theme: tuple[str, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+    mode: str = "hybrid"
+    k: int = PAGE
+
+    @classmethod
+    def parse(cls, params: QueryParams) -> Query:
+        def values(name: str) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(v.strip() for v in params.getlist(name) if v.strip()))
+
+        q = params.get("q", "").strip()
+        if len(q) > api.MAX_QUERY_CHARS:
+            raise BadQuery(f"Your question is {len(q):,} characters long; the limit is {api.MAX_QUERY_CHARS}. "
+                           "Shorten it to the words that matter most and search again.")
+        mode = params.get("mode") or "hybrid"
+        if mode not in MODES:
+            raise BadQuery(f"“{mode[:20]}” is not a search mode; choose one of: {', '.join(MODES.values())}.")
+        query = cls(q, values("doc_type"), values("city"), values("theme"),
+                    _int(params, "year_from", 1900, 2100, "The first year"),
+                    _int(params, "year_to", 1900, 2100, "The last year"),
+                    mode, _int(params, "k", 1, MAX_K, "The number of results") or PAGE)
+        if query.year_from and query.year_to and query.year_from > query.year_to:
+            raise BadQuery(f"The first year ({query.year_from}) is after the last year ({query.year_to}).")
+        return query
+
+    def filters(self, without: str | None = None) -> Filters:
+        """The search filters, optionally without one facet (to count that facet's other values)."""
+        q = self.cleared(without) if without else self
+        return Filters(q.doc_type, q.city, q.theme, (), q.year_from, q.year_to)
+
+    def cleared(self, name: str) -> Query:
+        return replace(self, year_from=None, year_to=None) if name == "year" else replace(self, **{name: ()})
+
+    @property
+    def filtered(self) -> bool:
+        return self.filters().active
+
+    def url(self, **changes: Any) -> str:
+        """A link to this search with some fields changed."""
+        query = replace(self, **changes)
+        pairs: list[tuple[str, object]] = [("q", query.q)]
+        pairs += [(name, value) for name in FACETS for value in getattr(query, name)]
+        pairs += [(name, getattr(query, name)) for name in ("year_from", "year_to") if getattr(query, name)]
+        pairs += [("mode", query.mode)] if query.mode != "hybrid" else []
+        pairs += [("k", query.k)] if query.k != PAGE else []
+        return "/?" + urlencode(pairs)
+
+    def chips(self) -> list[tuple[str, str]]:
+        """The active filters as (description, link without it)."""
+        chips = [(f"{FACETS[name]}: {label(value)}",
+                  self.url(**{name: tuple(v for v in getattr(self, name) if v != value)}))
+                 for name in FACETS for value in getattr(self, name)]
+        if self.year_from or self.year_to:
+            years = f"{self.year_from or '…'}–{self.year_to or '…'}"
+            chips.append((f"Years: {years}", self.url(year_from=None, year_to=None)))
+        return chips
+
+    def without_filters(self) -> str:
+        return self.url(doc_type=(), city=(), theme=(), year_from=None, year_to=None)
+
+
+@dataclass
+class Option:
+    value: str
+    label: str
+    count: int
+    checked: bool
+
+
+@dataclass
+class Facet:
+    name: str
+    label: str
+    options: list[Option]
+
+
+def label(value: str) -> str:
+    """'community-policing' → 'Community policing'."""
+    if value in LABELS:
+        return LABELS[value]
+    return value.replace("-", " ").capitalize() if value.islower() or "-" in value else value
+
+
+def doc_url(doc: Document, passage_id: int | None = None) -> str:
+    return f"/doc/{quote(doc.id, safe='')}" + (f"#p{passage_id}" if passage_id is not None else "")
+
+
+def media_label(doc: Document) -> str:
+    return MEDIA.get(doc.media_type, "file")
+
+
+def web_link(url: str | None) -> str | None:
+    """Only http(s) links from metadata become hrefs."""
+    return url if url and url.lower().startswith(("http://", "https://")) else None
+
+
+def nice_date(value: str | None) -> str:
+    """'2023-09-14' → '14 Sep 2023'; built_at timestamps get a UTC time."""
+    if not value:
+        return ""
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    day = f"{when.day} {when:%b %Y}"
+    return f"{day}, {when:%H:%M} UTC" if "T" in value else day
+
+
+def snippet(hit: Hit, context: int = SNIPPET_CONTEXT) -> list[tuple[str, bool]]:
+    """The passage around its answer sentences as (text, highlighted) pieces, cut at word boundaries."""
+    text = hit.text
+    spans = sorted((max(0, s.start), min(len(text), s.end)) for s in hit.answers)
+    lo, hi = (spans[0][0] - context, spans[-1][1] + context) if spans else (0, 2 * context)
+    if lo > 0:
+        lo = min(text.find(" ", lo) + 1 or lo, spans[0][0])
+    lo = max(lo, 0)
+    if hi < len(text):
+        hi = max(text.rfind(" ", lo, hi), spans[-1][1] if spans else 0) or hi
+    hi = min(hi, len(text))
+    pieces: list[tuple[str, bool]] = [("… ", False)] if lo > 0 else []
+    position = lo
+    for start, end in spans:
+        start = max(start, position)
+        if start >= end:
+            continue
+        if start > position:
+            pieces.append((text[position:start], False))
+        pieces.append((text[start:end], True))
+        position = end
+    if hi > position:
+        pieces.append((text[position:hi], False))
+    if hi < len(text):
+        pieces.append((" …", False))
+    return pieces
+
+
+templates.env.globals.update(label=label, doc_url=doc_url, source_url=lambda d, p=None: api.file_link(d, p),
+                             media_label=media_label, web_link=web_link, snippet=snippet, modes=MODES)
+templates.env.filters["nice_date"] = nice_date
+
+
+def index_status(searcher: Searcher | None) -> dict[str, Any] | None:
+    if searcher is None:
+        return None
+    version = searcher.version
+    return {"version": version.name, "documents": len(version.documents), "passages": version.passage_count,
+            "built_at": version.meta.get("built_at"), "model": version.meta.get("model_id")}
+
+
+def live_searcher(request: Request) -> Searcher | None:
+    try:
+        return request.app.state.holder.get()
+    except HTTPException:
+        return None
+
+
+def render(request: Request, name: str, status: int = 200, searcher: Searcher | None = None,
+           **context: Any) -> HTMLResponse:
+    """A page with the index status in its footer."""
+    searcher = searcher or live_searcher(request)
+    return templates.TemplateResponse(request, name, {"status": index_status(searcher), **context},
+                                      status_code=status)
+
+
+def unavailable(request: Request) -> HTMLResponse:
+    return render(request, "error.html", 503, title="The library is not ready yet",
+                  message="No search index has been built yet, so there is nothing to search. "
+                          "An administrator can build one with the command pioc-search ingest; please try again later.")
+
+
+def not_found(request: Request, searcher: Searcher, what: str) -> HTMLResponse:
+    return render(request, "error.html", 404, searcher, title=f"{what} not found",
+                  message=f"There is no {what.lower()} at this address. It may have been removed from the library.")
+
+
+def facets(searcher: Searcher, query: Query, result: SearchResult) -> tuple[list[Facet], list[tuple[str, int]]]:
+    """Facet options with document counts. A filtered facet counts its values as if it were not
+    filtered, so choosing a second value (which widens the search) shows what it would add."""
+    counts = dict(result.facets)
+    for name in [*FACETS, "year"]:
+        if query.cleared(name) != query:
+            counts[name] = searcher.search(query.q, k=1, mode=query.mode,  # type: ignore[arg-type]
+                                           filters=query.filters(without=name)).facets.get(name, {})
+    views = []
+    for name, title in FACETS.items():
+        chosen = getattr(query, name)
+        values = {**{v: 0 for v in chosen}, **counts.get(name, {})}
+        options = [Option(v, label(v), n, v in chosen) for v, n in values.items()]
+        options.sort(key=lambda o: (not o.checked, -o.count, o.label.lower()))
+        views.append(Facet(name, title, options))
+    years = {**{str(y): 0 for y in (query.year_from, query.year_to) if y}, **counts.get("year", {})}
+    return views, sorted(years.items(), reverse=True)
+
+
+@router.get("/", response_class=HTMLResponse)
+def search_page(request: Request) -> HTMLResponse:
+    """The search page: a question box, results with citations, facet filters."""
+    try:
+        query = Query.parse(request.query_params)
+    except BadQuery as error:
+        return render(request, "search.html", 400, query=Query(q=request.query_params.get("q", "")),
+                      error=str(error), examples=EXAMPLES)
+    if not query.q:
+        return render(request, "search.html", query=query, examples=EXAMPLES)
+    searcher = live_searcher(request)
+    if searcher is None:
+        return unavailable(request)
+    try:
+        result = searcher.search(query.q, k=query.k, mode=query.mode,  # type: ignore[arg-type]
+                                 filters=query.filters())
+        facet_views, years = facets(searcher, query, result)
+    except Exception:  # noqa: BLE001 - show a page, never a stack trace
+        log.exception("search failed for %r", query)
+        return render(request, "search.html", 500, searcher, query=query, examples=EXAMPLES,
+                      error="Something went wrong on our side while searching. Please try again in a moment.")
+    more = len(result.hits) >= query.k and result.total > query.k and query.k < MAX_K
+    return render(request, "search.html", searcher=searcher, query=query, result=result, facets=facet_views,
+                  years=years, examples=EXAMPLES, documents=sum(result.facets.get("doc_type", {}).values()),
+                  more=query.url(k=min(MAX_K, query.k + PAGE)) + f"#r{query.k + 1}" if more else None)
+
+
+@router.get("/doc/{doc_id}", response_class=HTMLResponse)
+def document_page(request: Request, doc_id: str) -> HTMLResponse:
+    """A document: metadata, download link, passages in order, related material from other cities."""
+    searcher = live_searcher(request)
+    if searcher is None:
+        return unavailable(request)
+    doc = searcher.version.documents.get(doc_id)
+    if doc is None:
+        return not_found(request, searcher, "Document")
+    passages = searcher.version.document_passages(doc.id)
+    related = [h for h in searcher.related_to_document(doc.id, 10) if not set(h.document.cities) & set(doc.cities)]
+    return render(request, "document.html", searcher=searcher, doc=doc, passages=passages, related=related[:5])
+
+
+@router.get("/related/{passage_id}", response_class=HTMLResponse)
+def related_page(request: Request, passage_id: str) -> HTMLResponse:
+    """Passages from other documents that are close to one passage, other cities first."""
+    searcher = live_searcher(request)
+    if searcher is None:
+        return unavailable(request)
+    pid = int(passage_id) if passage_id.isascii() and passage_id.isdigit() and len(passage_id) < 19 else None
+    row = searcher.version.passages([pid]).get(pid) if pid is not None else None
+    if row is None:
+        return not_found(request, searcher, "Passage")
+    doc = searcher.version.documents[row["doc_id"]]
+    return render(request, "related.html", searcher=searcher, doc=doc, passage=row,
+                  related=searcher.related_to_passage(pid, 6))  # type: ignore[arg-type]
+
+
+@router.get("/about", response_class=HTMLResponse)
+def about_page(request: Request) -> HTMLResponse:
+    """What the service is and the state of its index."""
+    searcher = live_searcher(request)
+    types: dict[str, int] = {}
+    for doc in searcher.version.documents.values() if searcher else []:
+        types[doc.doc_type] = types.get(doc.doc_type, 0) + 1
+    return render(request, "about.html", searcher=searcher, doc_types=sorted(types.items()))
