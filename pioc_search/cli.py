@@ -1,4 +1,4 @@
-"""`pioc-search ingest | query | serve | stats | rollback`."""
+"""`pioc-search ingest | query | serve | stats | rollback | eval`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ app = typer.Typer(help="Search the network's knowledge: build the index, ask que
 console = Console()
 err = Console(stderr=True)
 
-IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Where index versions live [env PIOC_INDEX_DIR].")]
+IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Where index versions live \\[env PIOC_INDEX_DIR].")]
 
 
 def _settings(**overrides: object) -> Settings:
@@ -33,7 +33,7 @@ def _embedder(settings: Settings):  # type: ignore[no-untyped-def]
 
 @app.command()
 def ingest(
-    corpus: Annotated[Optional[Path], typer.Argument(help="Corpus folder [env PIOC_CORPUS_DIR, default corpus/].")] = None,
+    corpus: Annotated[Optional[Path], typer.Argument(help="Corpus folder \\[env PIOC_CORPUS_DIR, default corpus/].")] = None,
     index_dir: IndexDir = None,
     full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch, re-embedding everything.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any file failed.")] = False,
@@ -150,3 +150,52 @@ def rollback(index_dir: IndexDir = None) -> None:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     console.print(f"version {name} is live")
+
+
+@app.command("eval")
+def eval_(
+    sources: Annotated[list[Path], typer.Argument(
+        help="BEIR folders (corpus.jsonl, queries.jsonl, qrels.tsv or qrels/test.tsv) and/or questions "
+             ".jsonl files (one {id, question, relevant_docs: \\[corpus paths]} a line, over --corpus).")],
+    corpus: Annotated[Optional[Path], typer.Option(
+        help="Corpus folder that questions .jsonl files refer to \\[env PIOC_CORPUS_DIR, default corpus/].")] = None,
+    modes: Annotated[str, typer.Option(help="Comma-separated modes to compare.")] = "hybrid,dense,lexical",
+    k: Annotated[int, typer.Option("--k", min=10, max=1000, help="Passages retrieved per question.")] = 100,
+    work_dir: Annotated[Optional[Path], typer.Option(
+        help="Where each set's corpus copy and index are kept, reused by later runs \\[default <index-dir>/eval].")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the scores to this JSON file.")] = None,
+) -> None:
+    """Score retrieval per mode: nDCG@10, Recall@10, Recall@100, MRR@10 (document-level; each set is indexed
+    by the real pipeline in its own work folder).
+
+    Examples: `pioc-search eval tests/data/questions.jsonl --corpus corpus` or `pioc-search eval data/scifact`.
+    """
+    import json
+
+    from pioc_search.evaluate import MODES, evaluate, load_set
+
+    settings = _settings(corpus_dir=corpus)
+    chosen = [m.strip() for m in modes.split(",") if m.strip()]
+    if not chosen or any(m not in MODES for m in chosen):
+        err.print("[red]error:[/] --modes must list hybrid, dense and/or lexical")
+        raise typer.Exit(2)
+    embedder = _embedder(settings)
+    table = Table("set", "mode", "nDCG@10", "R@10", "R@100", "MRR@10", "queries", "q/s", title="Retrieval quality")
+    rows: list[dict[str, object]] = []
+    for source in sources:
+        try:
+            evalset = load_set(source, work_dir or settings.index_dir / "eval", settings.corpus_dir)
+            with err.status(f"indexing and asking {len(evalset.queries)} questions of {evalset.name} …"):
+                result = evaluate(evalset, embedder, chosen, k)  # type: ignore[arg-type]
+        except (OSError, ValueError, KeyError, store.BuildInProgress) as exc:
+            err.print(f"[red]error:[/] {source}: {exc}")
+            raise typer.Exit(2) from None
+        if result.build.failed:
+            err.print(f"[yellow]warning:[/] {evalset.name}: {len(result.build.failed)} file(s) could not be indexed")
+        for row in result.rows():
+            rows.append(row)
+            table.add_row(*(f"{v:.4f}" if isinstance(v, float) and key != "queries_per_second" else str(v)
+                            for key, v in row.items()))
+    console.print(table)
+    if json_out:
+        json_out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

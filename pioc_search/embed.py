@@ -25,6 +25,7 @@ class Embedder:
         self.model_path = model_path
         self.batch_size = batch_size
         self.calls = 0  # number of texts encoded so far; lets tests prove what was re-embedded
+        self._query_cache = lru_cache(maxsize=1024)(lambda text: self.encode([text])[0])
 
     @cached_property
     def model(self):  # type: ignore[no-untyped-def]
@@ -69,8 +70,8 @@ class Embedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """The question's vector; repeated questions (next page, another filter) are not re-encoded."""
-        return self._cached_query(text).copy()
+        return self._query_cache(text).copy()
 
-    @lru_cache(maxsize=1024)
-    def _cached_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+    def clear_query_cache(self) -> None:
+        """Forget cached question vectors (for timing runs that must encode every question)."""
+        self._query_cache.cache_clear()

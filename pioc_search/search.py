@@ -106,9 +106,14 @@ def shingles(text: str, size: int = 4) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + size]) for i in range(max(1, len(words) - size + 1))}
 
 
-def near_duplicates(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> bool:
-    """True when most of the shorter passage's word 4-grams also occur in the other."""
-    return bool(a and b) and len(a & b) / min(len(a), len(b)) >= DUPLICATE_OVERLAP
+def _twin(grams: set[tuple[str, ...]], owners: dict[tuple[str, ...], list[int]],
+          kept: list[tuple[Hit, int]]) -> int | None:
+    """Position of a kept hit sharing most of the shorter passage's word 4-grams, if any."""
+    shared = Counter(i for gram in grams for i in owners.get(gram, ()))
+    for position, count in shared.most_common():
+        if count / max(1, min(len(grams), kept[position][1])) >= DUPLICATE_OVERLAP:
+            return position
+    return None
 
 
 class Searcher:
@@ -185,7 +190,8 @@ class Searcher:
         """The first `wanted` distinct hits; near-identical passages fold into the first one seen."""
         dense_rank = {pid: (r, s) for r, (pid, s) in enumerate(dense, 1)}
         lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, 1)}
-        kept: list[tuple[Hit, set[tuple[str, ...]]]] = []
+        kept: list[tuple[Hit, int]] = []  # (hit, number of its word 4-grams)
+        owners: dict[tuple[str, ...], list[int]] = {}  # 4-gram → positions in `kept` that contain it
         for start in range(0, len(ranked), 50):
             rows = self.version.passages([pid for pid, _ in ranked[start : start + 50]])
             for pid, score in ranked[start : start + 50]:
@@ -193,11 +199,13 @@ class Searcher:
                     continue
                 hit = self._hit(rows[pid], score, dense_rank.get(pid), lexical_rank.get(pid))
                 grams = shingles(hit.text)
-                twin = next((h for h, g in kept if near_duplicates(grams, g)), None)
+                twin = _twin(grams, owners, kept)
                 if twin is not None:
-                    twin.duplicates.append(hit)
+                    kept[twin][0].duplicates.append(hit)
                 elif len(kept) < wanted:
-                    kept.append((hit, grams))
+                    for gram in grams:
+                        owners.setdefault(gram, []).append(len(kept))
+                    kept.append((hit, len(grams)))
             if len(kept) >= wanted:
                 break
         return [hit for hit, _ in kept]
