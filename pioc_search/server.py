@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from pioc_search import store
@@ -293,4 +294,10 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
                      doc_types=_counts([d.doc_type for d in docs]), languages=_counts([d.language for d in docs]),
                      versions=store.list_versions(settings.index_dir))
 
+    if settings.admin_token:  # without PIOC_ADMIN_TOKEN the admin routes do not exist (404)
+        from pioc_search.admin import admin_router
+        app.include_router(admin_router(settings, holder))
+    from pioc_search.web import STATIC_DIR, router as web_router  # the search page at /
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -2,6 +2,8 @@
 
 A build writes `<version>.building/`, verifies it, renames it into place and then switches
 CURRENT with an atomic rename, so readers see either the old version or the new one, never a mix.
+A version that was renamed into place but never made live carries an UNPUBLISHED marker, so the
+leftovers of a build killed between the two renames are recognised and removed by the next build.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ DB_NAME = "meta.sqlite"
 VECTORS_NAME = "vectors.faiss"
 CURRENT = "CURRENT"
 BUILDING_SUFFIX = ".building"
+REMOVING_SUFFIX = ".removing"
+UNPUBLISHED = ".unpublished"
 LOCK_NAME = ".build.lock"
 
 SCHEMA = """
@@ -112,21 +116,48 @@ def current_version(root: Path) -> Path | None:
 
 
 def list_versions(root: Path) -> list[str]:
-    """Published versions, oldest first."""
+    """Complete versions that have been live at some point, oldest first."""
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir()
-                  if p.is_dir() and not p.name.endswith(BUILDING_SUFFIX) and (p / DB_NAME).exists())
+                  if p.is_dir() and "." not in p.name and (p / DB_NAME).exists() and (p / VECTORS_NAME).exists()
+                  and not (p / UNPUBLISHED).exists())
+
+
+def _remove_dir(path: Path) -> None:
+    """Rename out of the way first (atomic), so a half-deleted version never looks complete."""
+    doomed = path.with_name(path.name + REMOVING_SUFFIX) if not path.name.endswith(REMOVING_SUFFIX) else path
+    try:
+        os.rename(path, doomed)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def remove_unfinished(root: Path) -> list[str]:
-    """Delete leftovers of builds that died; call only while holding the build lock."""
+    """Delete leftovers of builds that died; call only while holding the build lock.
+
+    Leftovers are `*.building` directories (killed while writing), versions renamed into place but
+    never published (killed before CURRENT switched), half-pruned `*.removing` directories and
+    temporary CURRENT files.
+    """
+    if not root.is_dir():
+        return []
+    live = current_version(root)
+    if live is not None:
+        (live / UNPUBLISHED).unlink(missing_ok=True)  # killed after the switch, before the marker went
     removed = []
-    for path in root.glob(f"*{BUILDING_SUFFIX}"):
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path.name)
+    for path in sorted(root.iterdir()):
+        if not path.is_dir():
+            continue
+        unfinished = path.name.endswith((BUILDING_SUFFIX, REMOVING_SUFFIX))
+        unpublished = (path / UNPUBLISHED).exists() and (live is None or path.name != live.name)
+        if unfinished or unpublished:
+            _remove_dir(path)
+            removed.append(path.name)
     for tmp in root.glob(f"{CURRENT}.*.tmp"):
         tmp.unlink(missing_ok=True)
+        removed.append(tmp.name)
     return removed
 
 
@@ -137,10 +168,14 @@ def publish(root: Path, version: Path) -> None:
     with open(tmp) as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, root / CURRENT)
+    (version / UNPUBLISHED).unlink(missing_ok=True)
 
 
 def rollback(root: Path) -> str:
-    """Make the version published before the live one live again; returns its name."""
+    """Make the version published before the live one live again; returns its name.
+
+    Call while holding the build lock, so that a build cannot publish at the same moment.
+    """
     live = current_version(root)
     older = [v for v in list_versions(root) if live is None or v < live.name]
     if not older:
@@ -150,12 +185,17 @@ def rollback(root: Path) -> str:
 
 
 def prune(root: Path, keep: int) -> list[str]:
-    """Delete all but the newest `keep` versions (never the live one)."""
+    """Delete all but the newest `keep` versions (never the live one).
+
+    At least two are kept: the previous version is what `rollback` returns to, and a server may
+    still be finishing requests on it right after a switch.
+    """
+    keep = max(keep, 2)
     live = current_version(root)
     names = list_versions(root)
     doomed = [n for n in names[: max(0, len(names) - keep)] if live is None or n != live.name]
     for name in doomed:
-        shutil.rmtree(root / name, ignore_errors=True)
+        _remove_dir(root / name)
     return doomed
 
 
@@ -187,12 +227,13 @@ class VersionWriter:
             self.conn.executescript(SCHEMA)
 
     def remove_documents(self, doc_ids: Iterable[str]) -> None:
+        ids: list[int] = []
         for doc_id in doc_ids:
-            ids = [r[0] for r in self.conn.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))]
-            if ids:
-                self.index.remove_ids(np.array(ids, dtype=np.int64))
+            ids += [r[0] for r in self.conn.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))]
             self.conn.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
             self.conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        if ids:  # one pass over the flat index, however many documents go
+            self.index.remove_ids(np.array(ids, dtype=np.int64))
 
     def add_document(self, doc: Document, fingerprint: str, passages: Sequence[Passage],
                      embed_hashes: Sequence[str], vectors: np.ndarray) -> None:
@@ -222,6 +263,7 @@ class VersionWriter:
         faiss.write_index(self.index, str(self.path / VECTORS_NAME))
         verify(self.conn, self.index)
         self.conn.close()
+        (self.path / UNPUBLISHED).touch()  # until `publish` makes it live
         final = self.root / self.name
         os.rename(self.path, final)
         return final

@@ -13,7 +13,7 @@ import numpy as np
 from pioc_search import store
 from pioc_search.embed import Embedder
 from pioc_search.ingest.chunk import chunk_blocks
-from pioc_search.ingest.discover import SourceFile, discover
+from pioc_search.ingest.discover import SourceFile, discover, doc_id_for
 from pioc_search.ingest.extract import MEDIA_TYPES, ExtractionError, extract_file
 from pioc_search.ingest.metadata import resolve_document
 from pioc_search.models import Document, Passage
@@ -80,11 +80,19 @@ def build_index(corpus_dir: Path, index_root: Path, embedder: Embedder, *, full:
             report.seconds["total"] = time.perf_counter() - started
             return report
         prepared = _prepare(todo, embedder, report, on_progress)
+        if live is not None and not (prepared or report.removed):  # only failures: keep the live version
+            report.version, report.documents, report.passages = live.name, len(live.documents), live.passage_count
+            report.seconds["total"] = time.perf_counter() - started
+            return report
         vectors = _vectors(prepared, live, embedder, report, on_progress)
         tick = time.perf_counter()
+        if on_progress:
+            on_progress("write", 0, 1)
         version = _write(index_root, embedder, live, prepared, vectors, report)
         store.publish(index_root, version)
         store.prune(index_root, keep_versions)
+        if on_progress:
+            on_progress("write", 1, 1)
         report.seconds["write"] = time.perf_counter() - tick
     report.version = version.name
     report.seconds["total"] = time.perf_counter() - started
@@ -102,13 +110,19 @@ def _usable_live_version(root: Path, embedder: Embedder, full: bool) -> store.In
 def _classify(files: list[SourceFile], live: store.IndexVersion | None, report: BuildReport) -> list[SourceFile]:
     known = live.fingerprints() if live else {}
     todo = []
+    present = {f.rel for f in files}
+    owners = {doc_id_for(rel): rel for rel in known if rel in present}  # indexed files keep their id
     for source in files:
+        owner = owners.setdefault(source.doc_id, source.rel)
+        if owner != source.rel:  # e.g. "A b.md" next to "a-b.md": ids must stay unique
+            reason = f"its document id '{source.doc_id}' is already used by {owner}; rename one of them"
+            report.failed.append((source.rel, reason))
+            continue
         if known.get(source.rel) == source.fingerprint:
             report.unchanged.append(source.rel)
         else:
             (report.changed if source.rel in known else report.added).append(source.rel)
             todo.append(source)
-    present = {f.rel for f in files}
     report.removed = sorted(path for path in known if path not in present)
     return todo
 
