@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 
 from pioc_search import store
 from pioc_search.embed import Embedder
+from pioc_search.ingest.chunk import MAX_PASSAGE_ID
 from pioc_search.models import Document
 from pioc_search.search import Answer, Filters, Hit, Searcher
 from pioc_search.settings import Settings
@@ -271,7 +273,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         return RelatedResponse(source=summary(doc), related=[related_out(h) for h in searcher.related_to_document(doc.id, k)])
 
     @app.get("/passages/{passage_id}/related", response_model=RelatedResponse, responses=errors)
-    def passage_related(passage_id: int, k: Annotated[int, Query(ge=1, le=50)] = 5) -> RelatedResponse:
+    def passage_related(passage_id: Annotated[int, FastAPIPath(ge=0, le=MAX_PASSAGE_ID)], k: Annotated[int, Query(ge=1, le=50)] = 5) -> RelatedResponse:
         searcher = holder.get()
         try:
             hits = searcher.related_to_passage(passage_id, k)

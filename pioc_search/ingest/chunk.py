@@ -12,7 +12,8 @@ from pioc_search.sentences import split_sentences
 TARGET_TOKENS = 200
 MAX_TOKENS = 240
 OVERLAP_TOKENS = 40
-MIN_SECTION_TOKENS = 120  # a new heading starts a new passage once the current one is this long
+MIN_SECTION_TOKENS = 120
+MAX_PASSAGE_ID = 2**53 - 1  # ids stay exact in JavaScript and fit SQLite's INTEGER  # a new heading starts a new passage once the current one is this long
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -28,7 +29,7 @@ class _Sentence:
 def passage_id(doc_id: str, ordinal: int) -> int:
     """Stable id of a passage from its document id and position; 53 bits, so exact in JavaScript too."""
     digest = hashlib.blake2b(f"{doc_id}\x00{ordinal}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") & (2**53 - 1)
+    return int.from_bytes(digest, "big") & MAX_PASSAGE_ID
 
 
 def chunk_blocks(doc_id: str, blocks: Sequence[Block], count_tokens: TokenCounter) -> list[Passage]:

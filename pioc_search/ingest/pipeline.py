@@ -71,16 +71,8 @@ def build_index(corpus_dir: Path, index_root: Path, embedder: Embedder, *, full:
         files, problems = discover(corpus_dir)
         report.failed.extend(problems)
         todo = _classify(files, live, report)
-        if todo:
-            tick = time.perf_counter()
-            embedder.load()
-            report.seconds["load_model"] = time.perf_counter() - tick
-        if live is not None and not (todo or report.removed):
-            report.version, report.documents, report.passages = live.name, len(live.documents), live.passage_count
-            report.seconds["total"] = time.perf_counter() - started
-            return report
         prepared = _prepare(todo, embedder, report, on_progress)
-        if live is not None and not (prepared or report.removed):  # only failures: keep the live version
+        if live is not None and not (prepared or report.removed):  # nothing new, or only failures
             report.version, report.documents, report.passages = live.name, len(live.documents), live.passage_count
             report.seconds["total"] = time.perf_counter() - started
             return report
@@ -129,6 +121,10 @@ def _classify(files: list[SourceFile], live: store.IndexVersion | None, report: 
 
 def _prepare(todo: list[SourceFile], embedder: Embedder, report: BuildReport,
              on_progress: ProgressCallback | None) -> list[_Prepared]:
+    if todo:
+        tick = time.perf_counter()
+        embedder.load()
+        report.seconds["load_model"] = time.perf_counter() - tick
     tick = time.perf_counter()
     prepared = []
     for done, source in enumerate(todo, 1):
