@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -38,9 +39,15 @@ QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
 
 
 def copied_corpus(work: Path, copies: int) -> Path:
+    """The sample corpus `copies` times; each copy's catalogue titles differ, so no passage repeats."""
     corpus = work / "corpus"
+    catalogue = yaml.safe_load((CORPUS / "catalogue.yaml").read_text(encoding="utf-8"))
+    entries = {}
     for n in range(copies):
         shutil.copytree(CORPUS, corpus / f"copy{n:02d}", ignore=shutil.ignore_patterns("*.py", "README.md", "catalogue.yaml"))
+        for path, meta in catalogue.items():
+            entries[f"copy{n:02d}/{path}"] = {**meta, "title": f"{meta['title']} (edition {n + 1})"}
+    (corpus / "catalogue.yaml").write_text(yaml.safe_dump(entries, allow_unicode=True), encoding="utf-8")
     return corpus
 
 
@@ -76,11 +83,20 @@ def synthetic_index(root: Path, passages: int, words: list[str], rng: random.Ran
                        doc_type=rng.choice(["report", "blog", "statement", "webinar"]), cities=[rng.choice(cities)],
                        themes=["youth"], date=f"{rng.randint(2015, 2025)}-01-01", language="en",
                        source_url=None, media_type="text/markdown")
-        batch = [Passage(d * per_doc + i + 1, doc.id, i, " ".join(rng.choices(words, k=120)) + ".", "Body", None, None)
+        batch = [Passage(d * per_doc + i + 1, doc.id, i, _synthetic_text(words, rng), "Body", None, None)
                  for i in range(per_doc)]
         writer.add_document(doc, "0", batch, ["0"] * per_doc, vectors[d * per_doc:(d + 1) * per_doc])
     writer.set_meta({"model_id": Embedder.model_id, "dimension": 384, "built_at": "synthetic"})
     store.publish(root, writer.finish())
+
+
+def _synthetic_text(words: list[str], rng: random.Random) -> str:
+    """About 160 words in sentences of 12–28 words, drawn from the sample corpus' vocabulary."""
+    sentences = []
+    for _ in range(8):
+        sentence = " ".join(rng.choices(words, k=rng.randint(12, 28)))
+        sentences.append(sentence[0].upper() + sentence[1:] + ".")
+    return " ".join(sentences)
 
 
 def bench_search(sizes: list[int], queries: list[str], words: list[str]) -> list[dict[str, object]]:

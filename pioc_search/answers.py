@@ -25,6 +25,8 @@ class Span:
 
 def fold(text: str) -> str:
     """Lower-case, accents removed: 'Bogotá' and 'bogota' compare equal."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

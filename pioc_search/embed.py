@@ -72,6 +72,19 @@ class Embedder:
         """The question's vector; repeated questions (next page, another filter) are not re-encoded."""
         return self._query_cache(text).copy()
 
+    @cached_property
+    def _word_piece_table(self) -> np.ndarray:
+        table = self.model[0].auto_model.embeddings.word_embeddings.weight.detach().numpy()
+        return table / np.linalg.norm(table, axis=1, keepdims=True)
+
+    def word_piece_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length mean of each text's word-piece input embeddings: a bag-of-words sense of
+        meaning at a tiny fraction of a full encoding's cost."""
+        ids = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        table = self._word_piece_table
+        vectors = np.stack([table[row].mean(axis=0) if row else np.zeros(table.shape[1], np.float32) for row in ids])
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
     def clear_query_cache(self) -> None:
         """Forget cached question vectors (for timing runs that must encode every question)."""
         self._query_cache.cache_clear()

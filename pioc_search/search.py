@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,7 +27,8 @@ Mode = Literal["hybrid", "dense", "lexical"]
 RRF_K = 60
 CANDIDATES = 100
 DUPLICATE_OVERLAP = 0.5  # share of word 4-grams two passages must share to count as the same text
-SEMANTIC_ANSWER_HITS = 3  # hits whose answer sentence may be chosen by the model when no word matches
+COMMON_TERM_SHARE = 0.1  # in large indexes, words in more passages than this share are left out of BM25 ...
+COMMON_TERM_FLOOR = 1000  # ... once they are in more passages than this (their weight is small, their cost large)
 STRONG_ANSWER = {"coverage": 0.34, "cosine": 0.5}
 RELATED_FLOOR = 0.3  # related material below this cosine is listed last, whatever its city
 
@@ -88,7 +90,10 @@ class SearchResult:
 
 def fts_query(question: str) -> str | None:
     """A safe FTS5 query: every content word quoted (FTS5 syntax in the question is inert), OR-ed."""
-    words = terms(question)
+    return _or_query(terms(question))
+
+
+def _or_query(words: list[str]) -> str | None:
     return " OR ".join(f'"{w}"' for w in words) or None
 
 
@@ -102,8 +107,9 @@ def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
 
 
 def shingles(text: str, size: int = 4) -> set[tuple[str, ...]]:
-    words = re.findall(r"\w+", fold(text))
-    return {tuple(words[i : i + size]) for i in range(max(1, len(words) - size + 1))}
+    """Word 4-grams of a passage (lower-cased, split on whitespace: cheap, and exact copies match)."""
+    words = text.lower().split()
+    return set(zip(*(words[i:] for i in range(size)))) or {tuple(words)}
 
 
 def _twin(grams: set[tuple[str, ...]], owners: dict[tuple[str, ...], list[int]],
@@ -122,18 +128,18 @@ class Searcher:
     def __init__(self, version: IndexVersion, embedder: Embedder) -> None:
         self.version = version
         self.embedder = embedder
+        self._doc_freq = lru_cache(maxsize=65536)(self._count_passages_with)
 
     def search(self, question: str, k: int = 10, offset: int = 0, mode: Mode = "hybrid",
                filters: Filters = Filters()) -> SearchResult:
         started = time.perf_counter()
         allowed = self._allowed_docs(filters)
         depth = max(CANDIDATES, 2 * (offset + k))
-        query_vector = self.embedder.encode_query(question) if mode != "lexical" else None
-        dense = self.dense(query_vector, depth, allowed) if query_vector is not None else []
+        dense = self.dense(self.embedder.encode_query(question), depth, allowed) if mode != "lexical" else []
         lexical = self.lexical(question, depth, allowed) if mode != "dense" else []
         ranked = self._rank(mode, dense, lexical)
         hits = self._deduplicated_hits(ranked, offset + k, dense, lexical)[offset:]
-        self._add_answers(question, hits, query_vector)
+        self._add_answers(question, hits)
         return SearchResult(hits=hits, total=len(ranked), facets=self.facets(ranked),
                             answer=self._strong_answer(hits, mode) if offset == 0 else None,
                             took_ms=(time.perf_counter() - started) * 1000)
@@ -160,14 +166,13 @@ class Searcher:
 
     def lexical(self, question: str, depth: int, allowed_docs: list[str] | None = None) -> list[tuple[int, float]]:
         """(passage id, BM25 score, higher is better) best first."""
-        query = fts_query(question)
+        query = _or_query(self._selective_terms(terms(question)))
         if query is None or allowed_docs == []:
             return []
-        sql = ("SELECT f.rowid, -bm25(passages_fts) FROM passages_fts f "
-               "JOIN passages p ON p.id = f.rowid WHERE passages_fts MATCH ?")
+        sql = "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ?"
         args: list[object] = [query]
         if allowed_docs is not None:
-            sql += f" AND p.doc_id IN ({','.join('?' * len(allowed_docs))})"
+            sql += f" AND rowid IN (SELECT id FROM passages WHERE doc_id IN ({','.join('?' * len(allowed_docs))}))"
             args += allowed_docs
         sql += " ORDER BY bm25(passages_fts) LIMIT ?"
         return [(int(r[0]), float(r[1])) for r in self.version.conn.execute(sql, [*args, depth])]
@@ -192,9 +197,12 @@ class Searcher:
         lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, 1)}
         kept: list[tuple[Hit, int]] = []  # (hit, number of its word 4-grams)
         owners: dict[tuple[str, ...], list[int]] = {}  # 4-gram → positions in `kept` that contain it
-        for start in range(0, len(ranked), 50):
-            rows = self.version.passages([pid for pid, _ in ranked[start : start + 50]])
-            for pid, score in ranked[start : start + 50]:
+        examined = 0
+        while examined < len(ranked) and (len(kept) < wanted or examined < 2 * wanted):  # twins rank close
+            chunk = ranked[examined : examined + wanted]
+            examined += len(chunk)
+            rows = self.version.passages([pid for pid, _ in chunk])
+            for pid, score in chunk:
                 if pid not in rows:
                     continue
                 hit = self._hit(rows[pid], score, dense_rank.get(pid), lexical_rank.get(pid))
@@ -206,8 +214,6 @@ class Searcher:
                     for gram in grams:
                         owners.setdefault(gram, []).append(len(kept))
                     kept.append((hit, len(grams)))
-            if len(kept) >= wanted:
-                break
         return [hit for hit, _ in kept]
 
     def _hit(self, row, score: float, dense: tuple[int, float] | None, lexical_rank: int | None) -> Hit:  # type: ignore[no-untyped-def]
@@ -216,27 +222,34 @@ class Searcher:
                    dense_rank=dense[0] if dense else None, dense_score=dense[1] if dense else None,
                    lexical_rank=lexical_rank)
 
-    def _add_answers(self, question: str, hits: list[Hit], query_vector: np.ndarray | None) -> None:
-        weights = idf_weights(terms(question), self._doc_freq(terms(question)), max(1, self.version.passage_count))
-        for position, hit in enumerate(hits):
-            hit.answers = best_sentences(hit.text, weights)
-            if not hit.answers and position < SEMANTIC_ANSWER_HITS:
-                hit.answers = self._semantic_sentence(hit.text, question, query_vector)
+    def _selective_terms(self, words: list[str]) -> list[str]:
+        """The words worth a BM25 look-up: in a large index, very common words cost much and weigh
+        little, so they are left out unless nothing else is left (then the two rarest stay)."""
+        limit = max(COMMON_TERM_SHARE * self.version.passage_count, COMMON_TERM_FLOOR)
+        selective = [w for w in words if self._doc_freq(w) <= limit]
+        return selective or sorted(words, key=self._doc_freq)[:2]
 
-    def _doc_freq(self, words: list[str]) -> dict[str, int]:
-        """How many passages contain each word (from the FTS5 index's vocabulary)."""
+    def _count_passages_with(self, word: str) -> int:
+        """How many passages contain `word` (from the FTS5 index's vocabulary)."""
         conn = self.version.conn
         conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab USING fts5vocab(main, passages_fts, 'row')")
-        found = (conn.execute("SELECT term, doc FROM temp.vocab WHERE term = ?", (w,)).fetchone() for w in words)
-        return {row[0]: row[1] for row in found if row}
+        row = conn.execute("SELECT doc FROM temp.vocab WHERE term = ?", (word,)).fetchone()
+        return int(row[0]) if row else 0
 
-    def _semantic_sentence(self, text: str, question: str, query_vector: np.ndarray | None) -> list[Span]:
-        """When no question word occurs, let the model pick the closest sentence."""
+    def _add_answers(self, question: str, hits: list[Hit]) -> None:
+        words = terms(question)
+        weights = idf_weights(words, {w: self._doc_freq(w) for w in words}, max(1, self.version.passage_count))
+        for hit in hits:
+            hit.answers = best_sentences(hit.text, weights) or self._closest_sentence(hit.text, question)
+
+    def _closest_sentence(self, text: str, question: str) -> list[Span]:
+        """When no question word occurs in the passage, the sentence closest in meaning, judged by
+        the model's word-piece embeddings (cheap: no transformer pass per sentence)."""
         spans = sentence_spans(text)
         if not spans:
             return []
-        query = query_vector if query_vector is not None else self.embedder.encode_query(question)
-        scores = self.embedder.encode([text[s:e] for s, e in spans]) @ query
+        scores = self.embedder.word_piece_vectors([text[s:e] for s, e in spans]) @ \
+            self.embedder.word_piece_vectors([question])[0]
         best = int(np.argmax(scores))
         return [Span(spans[best][0], spans[best][1], 0.0)]
 
@@ -254,8 +267,8 @@ class Searcher:
 
     def facets(self, ranked: list[tuple[int, float]]) -> dict[str, dict[str, int]]:
         """Document counts per doc_type, city, theme and year over the matching candidates."""
-        rows = self.version.passages([pid for pid, _ in ranked])
-        docs = [self.version.documents[doc_id] for doc_id in dict.fromkeys(r["doc_id"] for r in rows.values())]
+        owners = self.version.doc_ids([pid for pid, _ in ranked])
+        docs = [self.version.documents[doc_id] for doc_id in dict.fromkeys(owners.values())]
         counters: dict[str, Counter[str]] = {name: Counter() for name in ("doc_type", "city", "theme", "year")}
         for doc in docs:
             counters["doc_type"][doc.doc_type] += 1

@@ -1,68 +1,27 @@
 """Run one index build and SIGKILL it at a named stage: the crash-safety tests start this as a subprocess.
 
-    python tests/build_driver.py CORPUS INDEX STAGE [--real-model] [--keep N]
+    python tests/build_driver.py CORPUS INDEX STAGE [--keep N]
 
 No hook lives in production code: the stages are reached through build_index's progress callback
 or by wrapping the store functions the pipeline calls, and the process kills itself with SIGKILL
 (nothing is flushed, no finally blocks or atexit handlers run). STAGE "pause" prints PAUSED and
 waits (holding the build lock) until it is killed from outside; "none" lets the build finish.
-
-`HashEmbedder` stands in for the model where the vectors' meaning does not matter (crash tests):
-deterministic, L2-normalised bag-of-words vectors, no torch import, same interface as Embedder.
+The build uses the real model, in batches of 2 so that "embed" can be interrupted part-way.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 STAGES = ("extract", "embed", "write", "verify", "before-publish", "publish-tmp", "after-switch", "prune",
           "pause", "none")
-
-
-class HashEmbedder:
-    """A fast, deterministic stand-in for Embedder (384-d, normalised, counts calls like the real one)."""
-
-    model_id = "test/hash-bag-of-words-384"
-    dimension = 384
-
-    def __init__(self, batch_size: int = 4) -> None:
-        self.batch_size = batch_size
-        self.calls = 0
-
-    def load(self) -> None:
-        pass
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return [len(re.findall(r"\w+|[^\w\s]", t)) for t in texts]
-
-    def encode(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            for row in range(start, min(start + self.batch_size, len(texts))):
-                for word in re.findall(r"\w+", texts[row].lower()):
-                    slot = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big")
-                    out[row, slot % self.dimension] += 1.0
-                out[row] /= max(float(np.linalg.norm(out[row])), 1e-9)
-            done = min(self.batch_size, len(texts) - start)
-            self.calls += done
-            if on_batch:
-                on_batch(done)
-        return out
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
 
 
 def die() -> None:
@@ -78,13 +37,10 @@ def main() -> None:
     from pioc_search import store
     from pioc_search.ingest import pipeline
 
-    if "--real-model" in sys.argv:
-        from pioc_search.embed import Embedder
-        from pioc_search.settings import Settings
+    from pioc_search.embed import Embedder
+    from pioc_search.settings import Settings
 
-        embedder = Embedder(Settings.from_env().model_path, batch_size=8)
-    else:
-        embedder = HashEmbedder()
+    embedder = Embedder(Settings.from_env().model_path, batch_size=2)
 
     def on_progress(name: str, done: int, total: int) -> None:
         if name == "extract" and done >= 1 and stage == "pause":
@@ -133,7 +89,7 @@ def main() -> None:
 
         store.shutil.rmtree = rmtree  # type: ignore[assignment]
 
-    report = pipeline.build_index(corpus, index, embedder, keep_versions=keep, on_progress=on_progress)  # type: ignore[arg-type]
+    report = pipeline.build_index(corpus, index, embedder, keep_versions=keep, on_progress=on_progress)
     print(f"FINISHED {report.version}", flush=True)
 
 

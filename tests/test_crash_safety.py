@@ -2,8 +2,7 @@
 up and completes; a second ingest while one runs is refused and changes nothing.
 
 The builds run in a subprocess (tests/build_driver.py) that kills itself at a named stage. Most use
-the fast HashEmbedder (crash safety lives in the pipeline and the store, not in the model); one runs
-the real model and is killed while it is encoding.
+the real model; one also checks that embeddings finished before the kill are reused afterwards.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from build_driver import HashEmbedder
 from conftest import ROOT
 from pioc_search import store
 from pioc_search.embed import Embedder
@@ -81,7 +79,7 @@ def assert_consistent_and_serving(root: Path, corpus: Path, embedder: object) ->
     store.verify(version.conn, version.index)
     assert version.passage_count > 0
     settings = Settings(corpus_dir=corpus, index_dir=root)
-    with TestClient(create_app(settings, embedder=embedder)) as client:  # type: ignore[arg-type]
+    with TestClient(create_app(settings, embedder=embedder)) as client:
         response = client.get("/search", params={"q": "outreach workers mediate disputes", "k": 3})
         assert response.status_code == 200, response.text
         assert response.json()["index_version"] == live.name
@@ -92,7 +90,7 @@ def assert_consistent_and_serving(root: Path, corpus: Path, embedder: object) ->
 def expected_after_cleanup(root: Path, corpus: Path, embedder: object, full_root: Path) -> None:
     """The live index holds exactly what a from-scratch build of the corpus holds."""
     assert leftovers(root) == set()
-    build_index(corpus, full_root, embedder, full=True)  # type: ignore[arg-type]
+    build_index(corpus, full_root, embedder, full=True)
     ours, fresh = (store.IndexVersion(store.current_version(r)) for r in (root, full_root))
     rows = "SELECT id, doc_id, text, section FROM passages ORDER BY id"
     assert [tuple(r) for r in ours.conn.execute(rows)] == [tuple(r) for r in fresh.conn.execute(rows)]
@@ -116,14 +114,13 @@ STAGES = {
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
-def test_sigkill_during_a_build_leaves_the_live_version_serving(tmp_path: Path, stage: str) -> None:
+def test_sigkill_during_a_build_leaves_the_live_version_serving(tmp_path: Path, stage: str, embedder: Embedder) -> None:
     corpus, root = tmp_path / "corpus", tmp_path / "indexes"
     make_corpus(corpus)
-    embedder = HashEmbedder()
-    first = build_index(corpus, root, embedder)  # type: ignore[arg-type]
+    first = build_index(corpus, root, embedder)
     if stage == "prune":  # a second published version, so the killed build has one to prune
         write_doc(corpus, "glasgow.md", "Glasgow", extra="A second version of the Glasgow notes.")
-        build_index(corpus, root, embedder)  # type: ignore[arg-type]
+        build_index(corpus, root, embedder)
     before = store.current_version(root)
     assert before is not None
     old_docs = documents(root)
@@ -155,7 +152,7 @@ def test_sigkill_during_a_build_leaves_the_live_version_serving(tmp_path: Path, 
     else:
         assert found == set()
 
-    report = build_index(corpus, root, embedder)  # type: ignore[arg-type]
+    report = build_index(corpus, root, embedder)
     cleaned = found - {live}  # the live version only loses its marker
     assert set(report.cleaned_up) == cleaned
     assert documents(root) == {p.name for p in corpus.iterdir()}
@@ -174,10 +171,10 @@ def test_sigkill_while_the_real_model_encodes(tmp_path: Path, embedder: Embedder
     build_index(corpus, root, embedder)
     before = store.current_version(root)
     change_corpus(corpus)
-    for name in ("lagos.md", "durban.md"):  # enough new passages for several batches of 8
+    for name in ("lagos.md", "durban.md"):  # enough new passages for several batches
         write_doc(corpus, name, name.removesuffix(".md").capitalize(), sections=4)
 
-    result = run_driver(corpus, root, "embed", "--real-model", timeout=240)
+    result = run_driver(corpus, root, "embed", timeout=240)
     assert result.returncode == -signal.SIGKILL, result.stdout + result.stderr
     assert store.current_version(root) == before
     assert_consistent_and_serving(root, corpus, embedder)
@@ -196,10 +193,10 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
             for p in root.rglob("*") if p.name != store.LOCK_NAME}
 
 
-def test_a_second_ingest_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+def test_a_second_ingest_is_refused_and_changes_nothing(tmp_path: Path, embedder: Embedder) -> None:
     corpus, root = tmp_path / "corpus", tmp_path / "indexes"
     make_corpus(corpus)
-    build_index(corpus, root, HashEmbedder())  # type: ignore[arg-type]
+    build_index(corpus, root, embedder)
     change_corpus(corpus)
     first = subprocess.Popen([sys.executable, str(DRIVER), str(corpus), str(root), "pause"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -218,10 +215,10 @@ def test_a_second_ingest_is_refused_and_changes_nothing(tmp_path: Path) -> None:
         assert rollback.returncode == 2 and "already running" in rollback.stderr
 
         with pytest.raises(store.BuildInProgress, match="already running"):
-            build_index(corpus, root, HashEmbedder())  # type: ignore[arg-type]
+            build_index(corpus, root, embedder)
         assert snapshot(root) == before
     finally:
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=30)
-    report = build_index(corpus, root, HashEmbedder())  # the kernel dropped the dead build's lock
+    report = build_index(corpus, root, embedder)  # the kernel dropped the dead build's lock
     assert report.changed == ["cali.md"] and report.removed == ["recife.md"]
