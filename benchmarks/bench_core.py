@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import start_server, stop_server  # noqa: E402
 from pioc_search import store  # noqa: E402
 from pioc_search.embed import Embedder  # noqa: E402
+from pioc_search.ingest.extract import SUPPORTED_EXTENSIONS, extract_file  # noqa: E402
 from pioc_search.ingest.pipeline import build_index, embedding_input  # noqa: E402
 from pioc_search.models import Document, Passage  # noqa: E402
 from pioc_search.settings import Settings  # noqa: E402
@@ -165,8 +166,9 @@ def main() -> None:
 
 
 def _corpus_words() -> list[str]:
-    """Words of the sample corpus' text files, with their natural frequencies."""
-    text = " ".join(p.read_text(encoding="utf-8") for p in CORPUS.rglob("*.md"))
+    """Words of every sample document (as extracted), with their natural frequencies."""
+    files = [p for p in sorted(CORPUS.rglob("*")) if p.suffix in SUPPORTED_EXTENSIONS and p.name != "README.md"]
+    text = " ".join(block.text for path in files for block in extract_file(path).blocks)
     return [w for w in text.split() if w.isalpha()]
 
 

@@ -81,6 +81,7 @@ class Embedder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = min(2, os.cpu_count() or 1)
         options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads free the core
         return onnxruntime.InferenceSession(str(self._onnx_file()), options, providers=["CPUExecutionProvider"])
 
     def _onnx_file(self) -> Path:
