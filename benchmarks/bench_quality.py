@@ -82,7 +82,7 @@ def main() -> None:
         print(f"{evalset.name}: {len(evalset.queries)} questions …", file=sys.stderr, flush=True)
         results.append((evalset, evaluate(evalset, embedder, modes)))  # type: ignore[arg-type]
     print(markdown_table([r for _, r in results]) + "\n")
-    for evalset, result in results:
+    for _, result in results:
         print("\n".join(verdicts(result)))
     for evalset, result in results:
         missed = misses(evalset, result)

@@ -3,7 +3,6 @@ filtered, de-duplicated, each with the sentences that answer it."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from functools import lru_cache
@@ -13,7 +12,7 @@ from typing import Literal
 import faiss
 import numpy as np
 
-from pioc_search.answers import Span, best_sentences, fold, idf_weights, terms
+from pioc_search.answers import Span, best_sentences, idf_weights, terms
 from pioc_search.embed import Embedder
 from pioc_search.models import Document
 from pioc_search.sentences import sentence_spans

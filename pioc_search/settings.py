@@ -24,7 +24,7 @@ class Settings:
     max_upload_bytes: int = 50 * 1024 * 1024
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
+    def from_env(cls, **overrides: object) -> Settings:
         """Settings from the environment; explicit keyword overrides win."""
         env = os.environ
         values: dict[str, object] = {}

@@ -58,7 +58,7 @@ class Hammer:
     def saw(self, version: str) -> bool:
         return any(v == version for outcomes in self.outcomes for _, v in outcomes)
 
-    def __enter__(self) -> "Hammer":
+    def __enter__(self) -> Hammer:
         for thread in self.threads:
             thread.start()
         self.more(6)
