@@ -141,7 +141,7 @@ def stats(index_dir: IndexDir = None) -> None:
 
 @app.command()
 def rollback(index_dir: IndexDir = None) -> None:
-    """Make the previous index version live again."""
+    """Make the version that was live before the current one live again."""
     settings = _settings(index_dir=index_dir)
     try:
         with store.build_lock(settings.index_dir):

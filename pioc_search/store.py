@@ -171,29 +171,40 @@ def publish(root: Path, version: Path) -> None:
     (version / UNPUBLISHED).unlink(missing_ok=True)
 
 
+def previous_version(version: Path) -> str | None:
+    """The version that was live when `version` was built: where a rollback from it returns."""
+    conn = connect(version / DB_NAME, readonly=True)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'previous_version'").fetchone()
+    finally:
+        conn.close()
+    return json.loads(row[0]) if row else None
+
+
 def rollback(root: Path) -> str:
-    """Make the version published before the live one live again; returns its name.
+    """Make the version that was live before the live one live again; returns its name.
 
     Call while holding the build lock, so that a build cannot publish at the same moment.
     """
     live = current_version(root)
-    older = [v for v in list_versions(root) if live is None or v < live.name]
-    if not older:
+    previous = previous_version(live) if live else None
+    if previous is None or previous not in list_versions(root):
         raise ValueError("no earlier version to roll back to")
-    publish(root, root / older[-1])
-    return older[-1]
+    publish(root, root / previous)
+    return previous
 
 
 def prune(root: Path, keep: int) -> list[str]:
-    """Delete all but the newest `keep` versions (never the live one).
+    """Delete all but the newest `keep` versions, never the live one or the one it rolls back to.
 
     At least two are kept: the previous version is what `rollback` returns to, and a server may
     still be finishing requests on it right after a switch.
     """
     keep = max(keep, 2)
     live = current_version(root)
+    protected = {live.name, previous_version(live)} if live else set()
     names = list_versions(root)
-    doomed = [n for n in names[: max(0, len(names) - keep)] if live is None or n != live.name]
+    doomed = [n for n in names[: max(0, len(names) - keep)] if n not in protected]
     for name in doomed:
         _remove_dir(root / name)
     return doomed

@@ -166,3 +166,34 @@ def test_cli_ingest_reports_every_category(tmp_path: Path, corpus: Path, embedde
 
     strict = runner.invoke(cli.app, ["ingest", str(corpus), "--index-dir", str(root), "--strict"])
     assert strict.exit_code == 1  # the broken file still fails
+
+
+def test_rollback_returns_to_the_version_that_was_live_before(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
+    root = tmp_path / "idx"
+    first = build_index(corpus, root, embedder, keep_versions=5).version
+    write_doc(corpus, "nairobi.md", "Nairobi")
+    bad = build_index(corpus, root, embedder, keep_versions=5).version
+    assert store.rollback(root) == first
+    write_doc(corpus, "toronto.md", "Toronto")
+    newest = build_index(corpus, root, embedder, keep_versions=5).version  # built on top of `first`
+    assert store.current_version(root).name == newest
+    assert store.rollback(root) == first, "not the abandoned version, although its name is newer"
+    assert bad in store.list_versions(root)
+    with pytest.raises(ValueError, match="no earlier version"):
+        store.rollback(root)  # `first` was the first build
+
+
+def test_pruning_keeps_the_live_version_and_its_rollback_target(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
+    root = tmp_path / "idx"
+    first = build_index(corpus, root, embedder, keep_versions=2).version
+    write_doc(corpus, "nairobi.md", "Nairobi")
+    build_index(corpus, root, embedder, keep_versions=2)
+    store.rollback(root)
+    for city in ("Toronto", "Lagos"):  # two builds on top of the rolled-back version
+        write_doc(corpus, f"{city.lower()}.md", city)
+        build_index(corpus, root, embedder, keep_versions=2)
+    kept = store.list_versions(root)
+    live = store.current_version(root)
+    assert len(kept) == 2 and live.name in kept
+    assert store.previous_version(live) in kept
+    assert first not in kept

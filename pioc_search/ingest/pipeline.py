@@ -187,7 +187,9 @@ def _write(root: Path, embedder: Embedder, live: store.IndexVersion | None, prep
             writer.add_document(item.doc, item.source.fingerprint, item.passages, item.embed_hashes, matrix)
         report.documents = writer.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
         report.passages = int(writer.index.ntotal)
+        previous = store.current_version(root)
         writer.set_meta({"model_id": embedder.model_id, "dimension": embedder.dimension,
+                         "previous_version": previous.name if previous else None,
                          "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                          "documents": report.documents, "passages": report.passages})
         return writer.finish()
