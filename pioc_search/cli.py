@@ -105,13 +105,23 @@ def query(
     result = Searcher(store.IndexVersion(path), _embedder(settings)).search(question, k=k, mode=mode)  # type: ignore[arg-type]
     if not result.hits:
         console.print("No passages match that question.")
+    if result.answer:
+        answer = result.answer
+        console.print(f"[bold green]Answer:[/] {answer.hit.text[answer.span.start:answer.span.end]}", highlight=False)
+        console.print(f"[dim]— {answer.hit.document.title}, {answer.hit.document.path}"
+                      f"{f', p. {answer.hit.page_start}' if answer.hit.page_start else ''}[/]\n")
     for rank, hit in enumerate(result.hits, 1):
         doc = hit.document
         where = ", ".join(x for x in (hit.section, f"p. {hit.page_start}" if hit.page_start else "") if x)
         console.print(f"[bold]{rank}. {doc.title}[/] [dim]({doc.doc_type}, {doc.date or 'undated'}, "
                       f"{', '.join(doc.cities) or 'no city'})[/]")
         console.print(f"   [dim]{doc.path}{' — ' + where if where else ''} · score {hit.score:.4f}[/]")
-        console.print(f"   {hit.text[:400]}{'…' if len(hit.text) > 400 else ''}\n", highlight=False)
+        for span in hit.answers:
+            console.print(f"   [yellow]» {hit.text[span.start:span.end]}[/]", highlight=False)
+        console.print(f"   {hit.text[:400]}{'…' if len(hit.text) > 400 else ''}", highlight=False)
+        if hit.duplicates:
+            console.print(f"   [dim]also in: {', '.join(d.document.path for d in hit.duplicates)}[/]")
+        console.print()
 
 
 @app.command()
@@ -122,7 +132,9 @@ def serve(
     """Serve the API, the search page and the OpenAPI docs."""
     import uvicorn
 
-    uvicorn.run("api:app", host=host, port=port)
+    from pioc_search.server import create_app
+
+    uvicorn.run(create_app(_settings()), host=host, port=port)
 
 
 @app.command()
