@@ -147,12 +147,12 @@ def test_jobs_run_one_at_a_time(tmp_path: Path) -> None:
     assert len(started) == 2
 
 
-def test_a_failed_build_is_reported_not_raised(tmp_path: Path) -> None:
-    def refused(*args: object, **kwargs: object) -> BuildReport:
-        raise store.BuildInProgress("another ingest is already running (pid 42); nothing was changed")
-
-    runner = JobRunner(Settings(corpus_dir=tmp_path, index_dir=tmp_path), embedder=None, build=refused)  # type: ignore[arg-type]
-    job = runner.wait(runner.submit("reindex")[0].id)
+def test_a_failed_build_is_reported_not_raised(tmp_path: Path, embedder: Embedder) -> None:
+    (tmp_path / "corpus").mkdir()
+    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "idx")
+    runner = JobRunner(settings, embedder=embedder)
+    with store.build_lock(settings.index_dir):  # a CLI ingest is running
+        job = runner.wait(runner.submit("reindex")[0].id)
     assert job.status == "failed" and "already running" in (job.error or "") and job.report is None
 
 
