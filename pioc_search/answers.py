@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
 
-from pioc_search.sentences import sentence_spans
+from pioc_search.sentences import fold, sentence_spans
 
 STOPWORDS = frozenset(
     "a an and are as at be by did do does for from had has have how in is it its of on or that the their "
@@ -21,14 +20,6 @@ class Span:
     start: int
     end: int
     score: float  # share of the question's term weight that the sentence covers, 0..1
-
-
-def fold(text: str) -> str:
-    """Lower-case, accents removed: 'Bogotá' and 'bogota' compare equal."""
-    if text.isascii():
-        return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def terms(text: str) -> list[str]:

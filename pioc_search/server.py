@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Literal
@@ -193,13 +194,6 @@ def related_out(hit: Hit) -> RelatedOut:
                       source_link=file_link(hit.document, hit.page_start))
 
 
-def _counts(values: list[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
-
-
 def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     embedder = embedder or Embedder(settings.model_path, settings.batch_size)
@@ -293,7 +287,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         docs = list(version.documents.values())
         return Stats(index_version=version.name, built_at=version.meta.get("built_at"),
                      model_id=version.meta.get("model_id"), documents=len(docs), passages=version.passage_count,
-                     doc_types=_counts([d.doc_type for d in docs]), languages=_counts([d.language for d in docs]),
+                     doc_types=Counter(d.doc_type for d in docs), languages=Counter(d.language for d in docs),
                      versions=store.list_versions(settings.index_dir))
 
     if settings.admin_token:  # without PIOC_ADMIN_TOKEN the admin routes do not exist (404)

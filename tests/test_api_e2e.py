@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import LiveServer, load_questions
+from pioc_search.ingest.discover import doc_id_for
 
 QUESTIONS = load_questions()
 
@@ -24,7 +25,7 @@ def test_health_stats_and_docs(live_server: LiveServer) -> None:
 def test_expected_document_in_top_3(live_server: LiveServer, item: dict) -> None:
     hits = live_server.get("/search", q=item["question"], k=3).json()["hits"]
     found = [h["document"]["id"] for h in hits]
-    expected = {doc.lower().replace("/", "-").replace(".", "-") for doc in item["relevant_docs"]}
+    expected = {doc_id_for(doc) for doc in item["relevant_docs"]}
     assert expected & set(found), f"{item['question']!r}: got {found}"
 
 

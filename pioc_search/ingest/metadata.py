@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from pathlib import PurePosixPath
 from typing import Any
 
 from pioc_search.models import DOC_TYPES, Block, Document
+from pioc_search.sentences import fold
 
 MEMBER_CITIES = (
     "Bogotá", "Cali", "Cape Town", "Chicago", "Ciudad Juárez", "Glasgow", "Kingston", "Medellín",
@@ -88,19 +88,13 @@ def normalise_date(value: Any) -> str | None:
     return match.group(0) if match else None
 
 
-def _fold(text: str) -> str:
-    """Lower-case without accents, so 'Bogota' finds 'Bogotá'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-
-
 def find_cities(text: str) -> list[str]:
-    folded = _fold(text)
-    return [c for c in MEMBER_CITIES if re.search(rf"\b{re.escape(_fold(c))}\b", folded)]
+    folded = fold(text)
+    return [c for c in MEMBER_CITIES if re.search(rf"\b{re.escape(fold(c))}\b", folded)]
 
 
 def find_themes(text: str) -> list[str]:
-    folded = _fold(text)
+    folded = fold(text)
     return [theme for theme, words in THEME_KEYWORDS.items() if any(w in folded for w in words)]
 
 
