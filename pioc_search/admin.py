@@ -31,7 +31,7 @@ from pioc_search.ingest.discover import doc_id_for
 from pioc_search.ingest.extract import SUPPORTED_EXTENSIONS
 from pioc_search.ingest.pipeline import BuildReport, build_index
 from pioc_search.models import DOC_TYPES
-from pioc_search.server import Message
+from pioc_search.schemas import Message
 from pioc_search.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from pioc_search.settings import Settings
 
 app = typer.Typer(help="Search the network's knowledge: build the index, ask questions, serve the API.",
                   no_args_is_help=True, add_completion=False)
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)  # messages never wrap at the terminal width: paths stay whole
+err = Console(stderr=True, soft_wrap=True)
 
 IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Where index versions live \\[env PIOC_INDEX_DIR].")]
 

@@ -26,11 +26,13 @@ class Extraction:
     """What an extractor found in one file: its text blocks and any metadata the file itself carries.
 
     `meta` keys, all optional: title, date (ISO yyyy-mm-dd), doc_type, cities, themes, language,
-    source_url, author, pages.
+    source_url, author, pages. `problems` lists what could not be read in a file that was otherwise
+    indexed; the ingest report shows them, so no page is lost silently.
     """
 
     blocks: list[Block]
     meta: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # partial losses, e.g. "pages 2, 12: no usable text"
 
 
 @dataclass

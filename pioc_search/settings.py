@@ -22,6 +22,8 @@ class Settings:
     keep_versions: int = 3
     batch_size: int = 32
     max_upload_bytes: int = 50 * 1024 * 1024
+    ocr: bool = True  # OCR pages without usable text when tesseract is installed (PIOC_OCR=0 to skip)
+    file_timeout: float = 120.0  # seconds one file may take to extract (PIOC_FILE_TIMEOUT)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -40,5 +42,9 @@ class Settings:
             key = f"PIOC_{name.upper()}"
             if key in env:
                 values[name] = int(env[key])
+        if "PIOC_OCR" in env:
+            values["ocr"] = env["PIOC_OCR"].strip().lower() not in ("0", "false", "no", "off", "")
+        if "PIOC_FILE_TIMEOUT" in env:
+            values["file_timeout"] = float(env["PIOC_FILE_TIMEOUT"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

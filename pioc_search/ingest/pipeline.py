@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from pioc_search import store
 from pioc_search.embed import Embedder
 from pioc_search.ingest.chunk import chunk_blocks
 from pioc_search.ingest.discover import SourceFile, discover, doc_id_for
-from pioc_search.ingest.extract import MEDIA_TYPES, ExtractionError, extract_file
+from pioc_search.ingest.extract import MEDIA_TYPES, ExtractionError, ExtractOptions, extract_file
 from pioc_search.ingest.metadata import resolve_document
 from pioc_search.models import Document, Passage
 
@@ -29,6 +30,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # indexed, but part of the file was lost
     cleaned_up: list[str] = field(default_factory=list)
     documents: int = 0
     passages: int = 0
@@ -45,6 +47,7 @@ class _Prepared:
     doc: Document
     passages: list[Passage]
     embed_hashes: list[str]
+    problems: list[str] = field(default_factory=list)
 
 
 def embedding_input(doc: Document, passage: Passage) -> str:
@@ -58,7 +61,8 @@ def _embed_hash(model_id: str, text: str) -> str:
 
 
 def build_index(corpus_dir: Path, index_root: Path, embedder: Embedder, *, full: bool = False,
-                keep_versions: int = 3, on_progress: ProgressCallback | None = None) -> BuildReport:
+                keep_versions: int = 3, on_progress: ProgressCallback | None = None,
+                extract_options: ExtractOptions = ExtractOptions()) -> BuildReport:
     """Bring the index in line with the corpus and publish the result atomically.
 
     Raises store.BuildInProgress when another build holds the lock.
@@ -71,7 +75,7 @@ def build_index(corpus_dir: Path, index_root: Path, embedder: Embedder, *, full:
         files, problems = discover(corpus_dir)
         report.failed.extend(problems)
         todo = _classify(files, live, report)
-        prepared = _prepare(todo, embedder, report, on_progress)
+        prepared = _prepare(todo, embedder, report, on_progress, extract_options)
         if live is not None and not (prepared or report.removed):  # nothing new, or only failures
             report.version, report.documents, report.passages = live.name, len(live.documents), live.passage_count
             report.seconds["total"] = time.perf_counter() - started
@@ -120,7 +124,7 @@ def _classify(files: list[SourceFile], live: store.IndexVersion | None, report: 
 
 
 def _prepare(todo: list[SourceFile], embedder: Embedder, report: BuildReport,
-             on_progress: ProgressCallback | None) -> list[_Prepared]:
+             on_progress: ProgressCallback | None, options: ExtractOptions) -> list[_Prepared]:
     if todo:
         tick = time.perf_counter()
         embedder.load()
@@ -129,7 +133,9 @@ def _prepare(todo: list[SourceFile], embedder: Embedder, report: BuildReport,
     prepared = []
     for done, source in enumerate(todo, 1):
         try:
-            prepared.append(_prepare_one(source, embedder))
+            item = _prepare_one(source, embedder, options)
+            prepared.append(item)
+            report.warnings.extend((source.rel, problem) for problem in item.problems)
         except ExtractionError as exc:
             report.failed.append((source.rel, str(exc)))
         except Exception as exc:  # a bad file must never stop the build
@@ -145,13 +151,16 @@ def _prepare(todo: list[SourceFile], embedder: Embedder, report: BuildReport,
     return prepared
 
 
-def _prepare_one(source: SourceFile, embedder: Embedder) -> _Prepared:
-    extraction = extract_file(source.path)
+def _prepare_one(source: SourceFile, embedder: Embedder, options: ExtractOptions) -> _Prepared:
+    language = source.meta.get("language")
+    if language and not options.languages:
+        options = dataclasses.replace(options, languages=(str(language),))
+    extraction = extract_file(source.path, options)
     doc = resolve_document(source.doc_id, source.rel, source.sha256, MEDIA_TYPES[source.path.suffix.lower()],
                            source.meta, extraction.meta, extraction.blocks)
     passages = chunk_blocks(doc.id, extraction.blocks, embedder.count_tokens)
     hashes = [_embed_hash(embedder.model_id, embedding_input(doc, p)) for p in passages]
-    return _Prepared(source, doc, passages, hashes)
+    return _Prepared(source, doc, passages, hashes, extraction.problems)
 
 
 def _vectors(prepared: list[_Prepared], live: store.IndexVersion | None, embedder: Embedder,

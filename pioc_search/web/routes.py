@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import QueryParams
 
-import pioc_search.server as api
+import pioc_search.schemas as api
 from pioc_search.models import Document
 from pioc_search.search import Filters, Hit, SearchResult, Searcher
 

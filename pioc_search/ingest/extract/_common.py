@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 from . import ExtractionError
 
 _SPACES = re.compile(r"[ \t\u00a0\u200b]+")
+
+
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")  # soft hyphen, zero-width marks, BOM
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def normalise(text: str) -> str:
+    """NFKC (ligatures and presentation forms become plain letters), no soft hyphens, zero-width
+    marks or control characters; line breaks kept. Applied to every extracted block."""
+    text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _CONTROL.sub(" ", _INVISIBLE.sub("", text))
 
 
 def clean(text: str) -> str:

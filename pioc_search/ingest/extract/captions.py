@@ -11,7 +11,7 @@ import webvtt
 
 from pioc_search.models import Block, Extraction
 
-from . import ExtractionError
+from . import ExtractionError, ExtractOptions
 from ._common import decode_utf8, iso_date
 
 MAX_SECONDS = 60.0
@@ -30,7 +30,7 @@ class _Cue:
     speaker: str | None
 
 
-def extract(path: Path) -> Extraction:
+def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extraction:
     """Group consecutive cues of one speaker into blocks of at most ~60 s / ~120 words.
 
     Block.text is "Speaker: words" and Block.section "HH:MM:SS Speaker" (the block's start).

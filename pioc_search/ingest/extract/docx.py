@@ -15,7 +15,7 @@ from docx.text.paragraph import Paragraph
 
 from pioc_search.models import Block, Extraction
 
-from . import ExtractionError
+from . import ExtractionError, ExtractOptions
 from ._common import HeadingPath, clean, iso_date
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted .docx and legacy .doc are OLE containers
@@ -24,7 +24,7 @@ _TEMPLATE_CREATED = dt.datetime(2013, 12, 23, 23, 15)  # python-docx's default t
 _PLACEHOLDERS = {"word document", "untitled", "document", "python-docx"}
 
 
-def extract(path: Path) -> Extraction:
+def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extraction:
     """One block per body paragraph and per table, in document order, under "H1 > H2" sections."""
     with path.open("rb") as f:
         if f.read(8) == _OLE_MAGIC:

@@ -11,11 +11,11 @@ import trafilatura
 
 from pioc_search.models import Block, Extraction
 
-from . import ExtractionError
+from . import ExtractionError, ExtractOptions
 from ._common import HeadingPath, clean, iso_date
 
 
-def extract(path: Path) -> Extraction:
+def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extraction:
     """Boilerplate-free paragraphs (nav, sidebars, footers, cookie banners dropped) and page metadata.
 
     trafilatura works on the bytes given and never fetches anything (no URL is passed).

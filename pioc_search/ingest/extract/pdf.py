@@ -14,7 +14,7 @@ from pypdf import PageObject, PasswordType, PdfReader
 
 from pioc_search.models import Block, Extraction
 
-from . import ExtractionError
+from . import ExtractionError, ExtractOptions
 from ._common import HeadingPath, iso_date
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class _Line:
     bold: bool = False
 
 
-def extract(path: Path) -> Extraction:
+def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extraction:
     """One block per paragraph per page (1-based `page`), with the current heading as section.
 
     Repeated page headers/footers and bare page numbers are dropped, hyphenated line breaks

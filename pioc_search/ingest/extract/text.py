@@ -11,7 +11,7 @@ import yaml
 
 from pioc_search.models import Block, Extraction
 
-from . import ExtractionError
+from . import ExtractionError, ExtractOptions
 from ._common import HeadingPath, clean, decode_utf8, iso_date
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ _LINK_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+")
 _LIST_KEYS = ("cities", "themes")
 
 
-def extract(path: Path) -> Extraction:
+def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extraction:
     """Split a .md/.txt file into paragraph blocks under their heading path; read front matter."""
     text = decode_utf8(path.read_bytes()).replace("\r\n", "\n").replace("\r", "\n")
     meta, body = _front_matter(text)
