@@ -234,7 +234,7 @@ def test_docx_headings_tables_and_core_properties(tmp_path):
 def test_docx_corrupt(tmp_path):
     path = tmp_path / "broken.docx"
     path.write_bytes(b"PK\x03\x04 definitely not a complete zip archive")
-    with pytest.raises(ExtractionError, match="^corrupt DOCX: .+"):
+    with pytest.raises(ExtractionError, match="^damaged: .+"):
         extract_file(path)
 
 
