@@ -20,6 +20,8 @@ from ._common import HeadingPath, clean, guess_encoding, iso_date
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
 _QUOTED_PRINTABLE = re.compile(rb"=3D[\"'\w#]")  # a page saved from an e-mail, still encoded
 _XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
+_BREAK = re.compile(r"<br\s*/?>", re.I)
+_DOCUMENT = re.compile(r"<(?:html|body)[\s>]", re.I)
 _NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
 _INLINE = {"hi", "ref", "lb", "del", "span", "sub", "sup"}  # trafilatura's inline tags
 _EDIT_LINK = re.compile(r"\s*\[edit\]\s*$", re.I)  # Wikipedia's section edit links
@@ -63,7 +65,10 @@ def decode_html(data: bytes) -> tuple[str, list[str]]:
     bad = len(_NOT_TEXT.findall(text))
     if bad:
         problems.append(f"{bad} control or undecodable character(s) dropped")
-    return _XML_DECLARATION.sub("", _NOT_TEXT.sub("", text.lstrip("\ufeff"))), problems
+    text = _XML_DECLARATION.sub("", _NOT_TEXT.sub("", text.lstrip("\ufeff")))
+    if not _DOCUMENT.search(text) and re.search(r"<[a-zA-Z]", text):  # a fragment: make it a document
+        text = f"<html><body>{text}</body></html>"
+    return text, problems
 
 
 def _decode_8bit(data: bytes) -> str:
@@ -96,7 +101,7 @@ def _trafilatura(text: str, with_metadata: bool) -> str | None:
 
 def _all_text(text: str) -> list[Block]:
     """Every visible word of the page as one block, when no main content was recognised."""
-    words = clean(" ".join(trafilatura.html2txt(text).split()))
+    words = clean(" ".join(trafilatura.html2txt(_BREAK.sub(" ", text)).split()))
     return [Block(text=words)] if words else []
 
 
@@ -144,7 +149,7 @@ def _walk(container: etree._Element, heads: HeadingPath, blocks: list[Block]) ->
 
     for el in container:
         if el.tag in _INLINE or not isinstance(el.tag, str):
-            run.append(_inline(el) if isinstance(el.tag, str) else "")
+            run.append(" " if el.tag == "lb" else _inline(el) if isinstance(el.tag, str) else "")
             run.append(el.tail or "")
             continue
         flush()
