@@ -21,7 +21,7 @@ _JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]|</?[a-zA-Z][\w:
 def _extract(path: Path) -> Extraction:
     result = extract_file(path)
     for block in result.blocks:
-        assert not _JUNK.search(block.text), (path.name, block.text)
+        assert not _JUNK.search(block.text) and any(c.isalnum() for c in block.text), (path.name, block.text)
         assert not _JUNK.search(block.section), (path.name, block.section)
     return result
 

@@ -23,9 +23,11 @@ def normalise(text: str) -> str:
 
 
 def clean(text: str) -> str:
-    """Collapse runs of spaces/tabs and trim each line; drop empty lines."""
+    """Collapse runs of spaces/tabs and trim each line; drop empty lines. Text without a single letter
+    or digit ("*", "| |", "---") is no text: ""."""
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
+    text = "\n".join(line for line in lines if line)
+    return text if any(c.isalnum() for c in text) else ""
 
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),

@@ -143,7 +143,7 @@ def _walk(container: etree._Element, heads: HeadingPath, blocks: list[Block]) ->
     run: list[str] = [container.text or ""]  # inline text waiting for the next block boundary
 
     def flush() -> None:
-        if text := " ".join("".join(run).split()):
+        if text := clean(" ".join("".join(run).split())):
             blocks.append(Block(text=text, section=str(heads)))
         run.clear()
 
