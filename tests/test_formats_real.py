@@ -197,7 +197,8 @@ def _tbl(*cells: str) -> str:
 
 
 def _sect(header: str) -> str:
-    return f'<w:sectPr><w:headerReference w:type="default" r:id="{header}"/></w:sectPr>'
+    return (f'<w:sectPr><w:headerReference w:type="default" r:id="{header}"/>'
+            '<w:footerReference w:type="default" r:id="ftr"/></w:sectPr>')
 
 
 def _write_docx(path: Path) -> None:
@@ -219,10 +220,11 @@ def _write_docx(path: Path) -> None:
              '<w:{kind} w:id="1">{p}</w:{kind}></w:{kind}s>')
     styles = (f'<w:styles {_NS}><w:style w:type="paragraph" w:styleId="Heading1"><w:name w:val="heading 1"/></w:style>'
               '<w:style w:type="paragraph" w:styleId="Heading2"><w:name w:val="heading 2"/></w:style></w:styles>')
-    rels = [("hdr", "header", "header1.xml"), ("fn", "footnotes", "footnotes.xml"),
+    rels = [("hdr", "header", "header1.xml"), ("ftr", "footer", "footer1.xml"), ("fn", "footnotes", "footnotes.xml"),
             ("en", "endnotes", "endnotes.xml"), ("st", "styles", "styles.xml")]
     main = "application/vnd.openxmlformats-officedocument.wordprocessingml"
     types = [("/word/document.xml", f"{main}.document.main+xml"), ("/word/header1.xml", f"{main}.header+xml"),
+             ("/word/footer1.xml", f"{main}.footer+xml"),
              ("/word/footnotes.xml", f"{main}.footnotes+xml"), ("/word/endnotes.xml", f"{main}.endnotes+xml"),
              ("/word/styles.xml", f"{main}.styles+xml")]
     with zipfile.ZipFile(path, "w") as z:
@@ -238,6 +240,7 @@ def _write_docx(path: Path) -> None:
                    + "</Relationships>")
         z.writestr("word/document.xml", f"<w:document {_NS}><w:body>{body}</w:body></w:document>")
         z.writestr("word/header1.xml", f"<w:hdr {_NS}>{_p('Safer Cities Network')}</w:hdr>")
+        z.writestr("word/footer1.xml", f"<w:ftr {_NS}>{_p('Page 1 of 2')}</w:ftr>")
         z.writestr("word/footnotes.xml", notes.format(kind="footnote", ns=_NS, p=_p("The footnote sentence.")))
         z.writestr("word/endnotes.xml", notes.format(kind="endnote", ns=_NS, p=_p("The endnote sentence.")))
         z.writestr("word/styles.xml", styles)
@@ -256,5 +259,34 @@ def test_docx_everything_a_reader_sees(tmp_path):
         ("Findings > Second section", "Text of the second section."),
         ("Footnotes", "The footnote sentence."),
         ("Endnotes", "The endnote sentence."),
-        ("Header", "Safer Cities Network"),  # referenced by both sections, read once
+        ("Header", "Safer Cities Network"),  # referenced by both sections, read once; the page-number footer: noise
     ]
+
+
+def test_docx_that_is_not_a_word_document(tmp_path):
+    legacy = tmp_path / "old.docx"
+    legacy.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)  # OLE container, no encrypted package
+    with pytest.raises(ExtractionError, match=r"^unsupported: legacy Word \(\.doc\)"):
+        extract_file(legacy)
+    no_parts = tmp_path / "zip.docx"
+    with zipfile.ZipFile(no_parts, "w") as z:
+        z.writestr("hello.txt", "not a Word package")
+    with pytest.raises(ExtractionError, match=r"^damaged: "):
+        extract_file(no_parts)
+
+
+def test_html_in_a_declared_legacy_charset(tmp_path):
+    path = tmp_path / "ru.html"
+    path.write_bytes('<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1251">'
+                     "<title>Отчёт</title></head><body><p>Программа профилактики насилия работает.</p>"
+                     "</body></html>".encode("cp1251"))
+    result = _extract(path)
+    assert _text(result) == "Программа профилактики насилия работает."
+    assert result.meta["title"] == "Отчёт"
+
+
+def test_html_without_a_declared_charset_in_cp1252(tmp_path):
+    path = tmp_path / "es.html"
+    path.write_bytes("<html><body><p>La reunión en Bogotá fue un éxito — según el alcalde, “histórica”.</p>"
+                     "</body></html>".encode("cp1252"))
+    assert _text(_extract(path)) == "La reunión en Bogotá fue un éxito — según el alcalde, “histórica”."

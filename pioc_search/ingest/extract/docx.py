@@ -28,6 +28,7 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted .docx and legacy .
 _HEADING = re.compile(r"^heading\s*(\d)$", re.I)
 _TEMPLATE_CREATED = dt.datetime(2013, 12, 23, 23, 15)  # python-docx's default template, not a real date
 _PLACEHOLDERS = {"word document", "untitled", "document", "python-docx"}
+_PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d+(?:\s*(?:of|/)\s*\d+)?$", re.I)  # a footer with only this: noise
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -67,8 +68,9 @@ def _open(path: Path) -> DocxDocument:
         raise ExtractionError("damaged: not a complete DOCX (ZIP) package; truncated or corrupt file")
     try:
         return docx.Document(str(path))
-    except ValueError as e:
-        raise ExtractionError(f"unsupported: {e}") from None
+    except ValueError as e:  # e.g. a spreadsheet renamed .docx
+        kind = str(e).rsplit("content type is ", 1)[-1].strip("'\"")
+        raise ExtractionError(f"unsupported: not a Word document ({kind})") from None
     except Exception as e:  # BadZipFile, PackageNotFoundError, KeyError, lxml errors...
         detail = str(e).strip("'\"") or type(e).__name__
         raise ExtractionError(f"damaged: corrupt DOCX ({detail})") from None
@@ -211,7 +213,7 @@ class _Walker:
                 if rel.reltype == reltype and not rel.is_external:
                     root = self._parse(rel.target_part.blob, section.lower())
                     text = clean(_flat_text(root)) if root is not None else ""
-                    if text and text not in seen and not text.isdigit():  # page numbers alone: noise
+                    if text and text not in seen and not _PAGE_NUMBER.match(text):
                         seen.add(text)
                         self.emit(text, section)
 
