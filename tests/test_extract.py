@@ -234,7 +234,7 @@ def test_docx_headings_tables_and_core_properties(tmp_path):
 def test_docx_corrupt(tmp_path):
     path = tmp_path / "broken.docx"
     path.write_bytes(b"PK\x03\x04 definitely not a complete zip archive")
-    with pytest.raises(ExtractionError, match="^corrupt DOCX: .+"):
+    with pytest.raises(ExtractionError, match="^damaged: .+"):
         extract_file(path)
 
 
@@ -293,10 +293,18 @@ def test_markdown_title_from_first_heading_and_plain_text(tmp_path):
     assert [b.text for b in extract_file(txt).blocks] == ["First paragraph wrapped here.", "Second *paragraph*."]
 
 
-def test_text_not_utf8(tmp_path):
+def test_text_not_utf8_is_decoded_and_reported(tmp_path):
     path = tmp_path / "latin1.txt"
-    path.write_bytes("Medellín report".encode("latin-1"))
-    with pytest.raises(ExtractionError, match=r"^not valid UTF-8 text \(byte 0xed at offset 6\)$"):
+    path.write_bytes("Medellín report on street lighting.".encode("latin-1"))
+    result = extract_file(path)
+    assert [b.text for b in result.blocks] == ["Medellín report on street lighting."]
+    assert result.problems == ["decoded as cp1252 (not UTF-8)"]
+
+
+def test_binary_data_in_a_text_file(tmp_path):
+    path = tmp_path / "program.txt"
+    path.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00" * 40)
+    with pytest.raises(ExtractionError, match=r"^undecodable: binary data"):
         extract_file(path)
 
 

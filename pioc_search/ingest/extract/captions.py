@@ -12,7 +12,7 @@ import webvtt
 from pioc_search.models import Block, Extraction
 
 from . import ExtractionError, ExtractOptions
-from ._common import decode_utf8, iso_date
+from ._common import decode_text, iso_date
 
 MAX_SECONDS = 60.0
 MAX_WORDS = 120
@@ -37,12 +37,14 @@ def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extractio
     Speakers come from `<v Name>` voice tags or a leading "Name:" and carry over to
     following unlabelled cues.
     """
-    text = decode_utf8(path.read_bytes()).replace("\r\n", "\n").replace("\r", "\n")
+    text, warning = decode_text(path.read_bytes())
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     meta, text = _header(text)
-    cues = _read_vtt(text) if path.suffix.lower() == ".vtt" else _read_srt(text)
+    problems = [warning] if warning else []
+    cues = _read_vtt(text) if path.suffix.lower() == ".vtt" else _read_srt(text, problems)
     if not cues:
         raise ExtractionError("malformed caption file: no cues found")
-    return Extraction(blocks=_group(cues), meta=meta)
+    return Extraction(blocks=_group(cues), meta=meta, problems=problems)
 
 
 def _header(text: str) -> tuple[dict[str, str], str]:
@@ -77,11 +79,20 @@ def _read_vtt(text: str) -> list[_Cue]:
     return cues
 
 
-def _read_srt(text: str) -> list[_Cue]:
+def _read_srt(text: str, problems: list[str]) -> list[_Cue]:
+    """All cues; when some cannot be parsed, the others are kept and the bad ones listed in `problems`."""
     try:
         subs = list(srt.parse(text))
-    except Exception as e:  # SRTParseError, TimestampParseError
-        raise ExtractionError(f"malformed SRT file: {' '.join(str(e).split())[:160]}") from None
+    except Exception as e:  # SRTParseError, TimestampParseError: parse cue by cue
+        subs, bad = [], []
+        for number, chunk in enumerate(re.split(r"\n\s*\n", text.strip()), 1):
+            try:
+                subs.extend(srt.parse(chunk + "\n"))
+            except Exception:
+                bad.append(chunk.split("\n")[0].strip()[:20] or str(number))
+        if not subs:
+            raise ExtractionError(f"malformed SRT file: {' '.join(str(e).split())[:160]}") from None
+        problems.append(f"{len(bad)} SRT cue(s) with unparseable timing skipped (cue {', '.join(bad[:5])})")
     return [_Cue(s.start.total_seconds(), s.end.total_seconds(), " ".join(_TAGS.sub("", s.content).split()), None)
             for s in subs]
 

@@ -12,7 +12,7 @@ import yaml
 from pioc_search.models import Block, Extraction
 
 from . import ExtractionError, ExtractOptions
-from ._common import HeadingPath, clean, decode_utf8, iso_date
+from ._common import HeadingPath, clean, decode_text, iso_date
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,17 @@ _LIST_KEYS = ("cities", "themes")
 
 
 def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extraction:
-    """Split a .md/.txt file into paragraph blocks under their heading path; read front matter."""
-    text = decode_utf8(path.read_bytes()).replace("\r\n", "\n").replace("\r", "\n")
+    """Split a .md/.txt file into paragraph blocks under their heading path; read front matter.
+
+    Non-UTF-8 files are decoded in their most likely encoding, named in `problems`."""
+    text, warning = decode_text(path.read_bytes())
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     meta, body = _front_matter(text)
     markdown = path.suffix.lower() in (".md", ".markdown")
     blocks, first_h1 = _blocks(body, markdown, meta.get("title"))
     if "title" not in meta and first_h1:
         meta["title"] = first_h1
-    return Extraction(blocks=blocks, meta=meta)
+    return Extraction(blocks=blocks, meta=meta, problems=[warning] if warning else [])
 
 
 def _front_matter(text: str) -> tuple[dict[str, Any], str]:
