@@ -28,7 +28,7 @@ from pypdf import PasswordType, PdfReader
 from pioc_search.models import Block, Extraction
 
 from . import ExtractionError, ExtractOptions, ocr
-from ._common import HeadingPath, iso_date
+from ._common import HeadingPath, iso_date, normalise
 from .quality import text_problem
 
 log = logging.getLogger(__name__)
@@ -112,10 +112,15 @@ def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extractio
         if doc is not None:
             doc.close()
     if not any(line.text.strip() for page in pages for line in page.lines):
+        if doc is None and reader is None:
+            raise ExtractionError(f"corrupt PDF: {pypdf_error}")
         raise ExtractionError(_no_text_reason(problems))
     lines = [page.lines for page in pages]
     _drop_running_lines(lines)
-    return Extraction(blocks=_blocks(lines, meta), meta=meta, problems=problems)
+    blocks = _blocks(lines, meta)
+    # fragments that are not text on their own (figure labels, lone symbols, equation numbers)
+    return Extraction(blocks=[b for b in blocks if text_problem(normalise(b.text)) is None], meta=meta,
+                      problems=problems)
 
 
 # ------------------------------------------------------------------------------------- opening
@@ -199,7 +204,7 @@ def _pdfium_lines(page: pdfium.PdfPage) -> list[_Line]:
             if segment == "\ufffe" and lines:
                 lines[-1].text += "-"
             elif segment and segment not in "\r\n\ufffe":
-                lines.append(_pdfium_line(textpage, segment, start) if positioned else _Line(segment))
+                lines.append(_positioned_line(textpage, segment, start) if positioned else _Line(segment))
             start += len(segment)
     finally:
         textpage.close()
@@ -207,6 +212,13 @@ def _pdfium_lines(page: pdfium.PdfPage) -> list[_Line]:
         line.text = " ".join(line.text.split())
     _drop_line_numbers(lines)
     return _merge_rows(lines)
+
+
+def _positioned_line(textpage: pdfium.PdfTextPage, segment: str, start: int) -> _Line:
+    try:
+        return _pdfium_line(textpage, segment, start)
+    except pdfium.PdfiumError:  # no box for a character (e.g. an unmapped glyph): text without position
+        return _Line(segment)
 
 
 def _pdfium_line(textpage: pdfium.PdfTextPage, segment: str, start: int) -> _Line:
@@ -240,7 +252,7 @@ def _image_share(page: pdfium.PdfPage) -> float:
     width, height = page.get_size()
     area = 0.0
     for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3):
-        left, bottom, right, top = obj.get_pos()
+        left, bottom, right, top = obj.get_bounds()
         area += max(0.0, min(right, width) - max(left, 0.0)) * max(0.0, min(top, height) - max(bottom, 0.0))
     return min(1.0, area / (width * height)) if width * height > 0 else 0.0
 
@@ -304,6 +316,8 @@ def _repair(pages: list[_Page], path: Path, doc: pdfium.PdfDocument | None, opti
     for i in scans:
         if i not in lost and pages[i].needs_help():
             lost[i] = _lost_reason(pages[i], doc, options)
+    for i in lost:
+        pages[i].lines = []  # junk text is not indexed
     return _group(lost)
 
 
@@ -444,6 +458,7 @@ def _blocks(pages: list[list[_Line]], meta: dict[str, Any]) -> list[Block]:
     body_size = _body_size(pages)
     heads = HeadingPath(meta.get("title"))
     blocks: list[Block] = []
+    every: list[Block] = []  # all paragraphs, for a document that is all headings
     first_heading = first_line = None
     for number, lines in enumerate(pages, start=1):
         for para in _paragraphs(lines, body_size):
@@ -455,9 +470,10 @@ def _blocks(pages: list[list[_Line]], meta: dict[str, Any]) -> list[Block]:
                 heads.push(numbered.group(1).count(".") + 1 if numbered else 1, text)
             else:
                 blocks.append(Block(text=text, section=str(heads), page=number))
+            every.append(Block(text=text, section="", page=number))
     if "title" not in meta and (candidate := first_heading or first_line) and len(candidate) <= 150:
         meta["title"] = candidate
-    return blocks
+    return blocks or every
 
 
 def _body_size(pages: list[list[_Line]]) -> float:

@@ -62,7 +62,9 @@ def _token_kind(token: str) -> str:
         symbols = all(unicodedata.category(c)[0] in "SP" for c in core)
         return "neutral" if symbols or len(core) <= 3 else "junk"  # decorations, arrows, operators
     scripts = {_script(c) for c in letters} - {"MARK"}
-    if len(scripts) != 1:  # e.g. "ϸЇΰ": Greek and Cyrillic letters mixed in one token
+    if not scripts:
+        return "neutral"  # combining marks on their own (math accents)
+    if len(scripts - {"GREEK"}) > 1:  # Greek letters mix with Latin in science ("100 μm")  # e.g. "ϸЇΰ": Greek and Cyrillic letters mixed in one token
         return "junk"
     if len(letters) < 0.6 * len(core):  # "/g131/g149", "a$%&b"
         return "junk"
@@ -84,6 +86,6 @@ def _script(c: str) -> str:
     if first == "CJK" or first in _SCRIPT_GROUPS:
         return _SCRIPT_GROUPS.get(first, "CJK")
     if first in {"MODIFIER", "LATIN", "SMALL", "SUPERSCRIPT", "SUBSCRIPT", "MATHEMATICAL", "DOUBLE-STRUCK",
-                 "SCRIPT", "BLACK-LETTER", "PLANCK", "KELVIN", "ANGSTROM", "OHM", "NUMERO"}:
+                 "SCRIPT", "BLACK-LETTER", "PLANCK", "KELVIN", "ANGSTROM", "OHM", "NUMERO", "MICRO"}:
         return "LATIN"  # letter-like symbols and math letters mix freely with Latin text
     return first
