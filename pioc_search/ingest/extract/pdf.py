@@ -46,6 +46,8 @@ _BULLET = re.compile(r"[•◦▪▫●○■□►▸‣⁃∙·]\s")  # a list
 _LONE_BULLET = re.compile(r"[•◦▪▫●○■□►▸‣⁃∙·*–—-]|\d{1,2}[.)]")  # a bullet drawn apart from its text
 _HYPHEN_END = re.compile(r"(?<=[^\W\d_])[-\u00ad]$")
 _LEADING_NUMBER = re.compile(r"\d{1,4}(?=\s)")
+_CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
+_CJK_SPACE = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")  # PDFium spaces out some CJK text
 _BOLD = re.compile(r"bold|black|heavy|demi", re.I)
 _PLACEHOLDERS = {"untitled", "(unspecified)", "(anonymous)", "anonymous", "unknown"}
 _EDGE = 2  # lines at each end of a page that may be running headers/footers
@@ -116,7 +118,8 @@ def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extractio
             raise ExtractionError(f"corrupt PDF: {pypdf_error}")
         raise ExtractionError(_no_text_reason(problems))
     lines = [page.lines for page in pages]
-    _drop_running_lines(lines)
+    for _ in range(2):  # a second pass finds running heads that sat below printer's marks
+        _drop_running_lines(lines)
     blocks = _blocks(lines, meta)
     # fragments that are not text on their own (figure labels, lone symbols, equation numbers)
     return Extraction(blocks=[b for b in blocks if text_problem(normalise(b.text)) is None], meta=meta,
@@ -209,7 +212,7 @@ def _pdfium_lines(page: pdfium.PdfPage) -> list[_Line]:
     finally:
         textpage.close()
     for line in lines:
-        line.text = " ".join(line.text.split())
+        line.text = _CJK_SPACE.sub("", " ".join(line.text.split()))
     _drop_line_numbers(lines)
     return _merge_rows(lines)
 
