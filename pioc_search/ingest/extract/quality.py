@@ -64,7 +64,7 @@ def _token_kind(token: str) -> str:
     scripts = {_script(c) for c in letters} - {"MARK"}
     if not scripts:
         return "neutral"  # combining marks on their own (math accents)
-    if len(scripts - {"GREEK"}) > 1:  # Greek letters mix with Latin in science ("100 μm")  # e.g. "ϸЇΰ": Greek and Cyrillic letters mixed in one token
+    if len(scripts) > 1 and scripts != {"LATIN", "GREEK"}:  # Greek letters mix with Latin in science ("100 μm")  # e.g. "ϸЇΰ": Greek and Cyrillic letters mixed in one token
         return "junk"
     if len(letters) < 0.6 * len(core):  # "/g131/g149", "a$%&b"
         return "junk"
