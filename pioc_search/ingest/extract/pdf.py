@@ -233,13 +233,29 @@ def _pdfium_line(textpage: pdfium.PdfTextPage, segment: str, start: int) -> _Lin
     left, bottom, _, _ = textpage.get_charbox(first)
     right = textpage.get_charbox(last)[2]
     size = pdfium_c.FPDFText_GetFontSize(textpage, first)
-    line = _Line(segment, y=bottom, size=round(size, 2), bold=_is_bold(textpage, first), x0=left, x1=right)
+    line = _Line(_mark_cells(textpage, segment, start, size), y=bottom, size=round(size, 2),
+                 bold=_is_bold(textpage, first), x0=left, x1=right)
     if number := _LEADING_NUMBER.match(stripped):  # "12      The text": a margin line number?
         after = first + len(number.group()) + len(stripped[len(number.group()):]) - len(
             stripped[len(number.group()):].lstrip())
         gap = textpage.get_charbox(after)[0] - textpage.get_charbox(first + len(number.group()) - 1)[2]
         line.number_gap = gap > 2 * max(size, 1)
     return line
+
+
+def _mark_cells(textpage: pdfium.PdfTextPage, segment: str, start: int, size: float) -> str:
+    """Table cells that PDFium joined with one space: " | " where the space spans a real gap."""
+    out, last = [], 0
+    for match in re.finditer(r"(?<=\S)\s+(?=\S)", segment):
+        before, after = start + match.start() - 1, start + match.end()
+        try:
+            gap = textpage.get_charbox(after)[0] - textpage.get_charbox(before)[2]
+        except pdfium.PdfiumError:
+            continue
+        if gap > _CELL_GAP * max(size, 1) * 2:
+            out.append(segment[last:match.start()] + " | ")
+            last = match.end()
+    return "".join(out) + segment[last:]
 
 
 def _is_bold(textpage: pdfium.PdfTextPage, index: int) -> bool:
@@ -398,7 +414,7 @@ def _drop_line_numbers(lines: list[_Line]) -> None:
                 line.text = ""
     if len(lead) >= 3 and _counting_up([int(line.text.split()[0]) for line in lead]):
         for line in lead:
-            line.text = line.text.split(maxsplit=1)[1]
+            line.text = re.sub(r"^\d{1,4}\s*(?:\|\s*)?", "", line.text)
 
 
 def _counting_up(numbers: list[int]) -> bool:
