@@ -232,7 +232,7 @@ def _pdfium_line(textpage: pdfium.PdfTextPage, segment: str, start: int) -> _Lin
     last = start + len(segment.rstrip()) - 1
     left, bottom, _, _ = textpage.get_charbox(first)
     right = textpage.get_charbox(last)[2]
-    size = pdfium_c.FPDFText_GetFontSize(textpage, first)
+    size = _char_size(textpage, first)
     line = _Line(_mark_cells(textpage, segment, start, size), y=bottom, size=round(size, 2),
                  bold=_is_bold(textpage, first), x0=left, x1=right)
     if number := _LEADING_NUMBER.match(stripped):  # "12      The text": a margin line number?
@@ -241,6 +241,15 @@ def _pdfium_line(textpage: pdfium.PdfTextPage, segment: str, start: int) -> _Lin
         gap = textpage.get_charbox(after)[0] - textpage.get_charbox(first + len(number.group()) - 1)[2]
         line.number_gap = gap > 2 * max(size, 1)
     return line
+
+
+def _char_size(textpage: pdfium.PdfTextPage, index: int) -> float:
+    """Effective type size: the loose box height (font size times the text matrix' scale), as
+    FPDFText_GetFontSize ignores a matrix that scales "1 Tf" text up."""
+    box = pdfium_c.FS_RECTF()
+    if pdfium_c.FPDFText_GetLooseCharBox(textpage, index, box) and box.top - box.bottom > 0:
+        return box.top - box.bottom
+    return pdfium_c.FPDFText_GetFontSize(textpage, index)
 
 
 def _mark_cells(textpage: pdfium.PdfTextPage, segment: str, start: int, size: float) -> str:
