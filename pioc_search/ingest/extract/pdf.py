@@ -236,9 +236,9 @@ def _pdfium_line(textpage: pdfium.PdfTextPage, segment: str, start: int) -> _Lin
     line = _Line(_mark_cells(textpage, segment, start, size), y=bottom, size=round(size, 2),
                  bold=_is_bold(textpage, first), x0=left, x1=right)
     if number := _LEADING_NUMBER.match(stripped):  # "12      The text": a margin line number?
-        after = first + len(number.group()) + len(stripped[len(number.group()):]) - len(
-            stripped[len(number.group()):].lstrip())
-        gap = textpage.get_charbox(after)[0] - textpage.get_charbox(first + len(number.group()) - 1)[2]
+        digits_end = first + number.end() - 1
+        text_start = digits_end + 1 + len(stripped[number.end():]) - len(stripped[number.end():].lstrip())
+        gap = textpage.get_charbox(text_start)[0] - textpage.get_charbox(digits_end)[2]
         line.number_gap = gap > 2 * max(size, 1)
     return line
 

@@ -64,7 +64,8 @@ def _token_kind(token: str) -> str:
     scripts = {_script(c) for c in letters} - {"MARK"}
     if not scripts:
         return "neutral"  # combining marks on their own (math accents)
-    if len(scripts) > 1 and scripts != {"LATIN", "GREEK"}:  # Greek letters mix with Latin in science ("100 μm")  # e.g. "ϸЇΰ": Greek and Cyrillic letters mixed in one token
+    # letters of two scripts in one token ("ϸЇΰ") are junk, except Greek with Latin ("α-methyl", "μm")
+    if len(scripts) > 1 and scripts != {"LATIN", "GREEK"}:
         return "junk"
     if len(letters) < 0.6 * len(core):  # "/g131/g149", "a$%&b"
         return "junk"
