@@ -48,8 +48,12 @@ def old_pypdf_text(path: Path) -> tuple[int, str]:
     return len(reader.pages), "\n".join(texts)
 
 
+_CJK = "\u2e80-\u9fff\uf900-\ufaff"
+_WORD = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+")  # CJK characters one by one (written without spaces)
+
+
 def words(text: str) -> Counter[str]:
-    return Counter(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
+    return Counter(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
 def recall(reference: str, ours: str) -> float | None:

@@ -64,6 +64,7 @@ def test_document_language_chooses_the_tesseract_pack(tmp_path):
     assert result.meta["ocr_languages"] == "spa"
     assert "Street lighting" in _text(result)
     assert ocr.tesseract_languages(("fr", "ar")) == "fra+ara"
+    assert ocr.tesseract_languages(("pt-BR",)) == "por"
     assert ocr.tesseract_languages(("zz",)) == "eng+spa"
 
 

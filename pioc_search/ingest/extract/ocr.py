@@ -48,7 +48,8 @@ def installed_languages() -> frozenset[str]:
 
 def tesseract_languages(languages: Sequence[str]) -> str:
     """ISO 639-1 codes as Tesseract's "eng+spa", keeping installed packs (default if none known)."""
-    codes = [TESSERACT_CODES[code] for code in languages if code in TESSERACT_CODES]
+    bases = (code.split("-")[0].split("_")[0].lower() for code in languages)  # "es-CO" -> "es"
+    codes = [TESSERACT_CODES[code] for code in bases if code in TESSERACT_CODES]
     installed = installed_languages()
     chosen = [code for code in dict.fromkeys(codes) if code in installed]
     if not chosen:
