@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ class _Page:
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines)
 
+    @cached_property
     def needs_help(self) -> bool:
         """Unreadable, or text that fails the quality gate, or no text over a (scanned) image."""
         text = self.text
@@ -332,17 +334,17 @@ def _pdfminer_texts(path: Path, indexes: list[int]) -> Iterator[tuple[int, str]]
 def _repair(pages: list[_Page], path: Path, doc: pdfium.PdfDocument | None, options: ExtractOptions,
             meta: dict[str, Any]) -> list[str]:
     """Give pages without usable text to pdfminer, then OCR; return what is still lost."""
-    todo = [i for i, page in enumerate(pages) if page.needs_help()]
+    todo = [i for i, page in enumerate(pages) if page.needs_help]
     if todo:
         for i, text in _pdfminer_texts(path, todo):
             if text_problem(text) is None:
                 pages[i] = _Page(lines=_plain_lines(text))
-    scans = [i for i, page in enumerate(pages) if page.needs_help() or page.looks_scanned()]
+    scans = [i for i, page in enumerate(pages) if page.needs_help or page.looks_scanned()]
     lost: dict[int, str] = {}
     if scans and doc is not None and options.ocr and ocr.available():
         lost = _ocr_pages(doc, pages, scans, options, meta)
     for i in scans:
-        if i not in lost and pages[i].needs_help():
+        if i not in lost and pages[i].needs_help:
             lost[i] = _lost_reason(pages[i], doc, options)
     for i in lost:
         pages[i].lines = []  # junk text is not indexed
@@ -361,7 +363,7 @@ def _ocr_pages(doc: pdfium.PdfDocument, pages: list[_Page], indexes: list[int], 
             continue
         if text_problem(text) is None and len(text) > len(pages[i].text):
             pages[i] = _Page(lines=_plain_lines(text))
-        elif pages[i].needs_help():
+        elif pages[i].needs_help:
             lost[i] = "no usable text, even after OCR"
     meta["ocr_pages"], meta["ocr_seconds"] = run.pages, round(run.seconds, 2)
     meta["ocr_languages"] = run.languages

@@ -13,8 +13,9 @@ import unicodedata
 from functools import lru_cache
 
 _GLYPH_NAMES = re.compile(r"/g\d+|\bglyph\d+|\(?\bcid:\d+\)?|/uni[0-9A-Fa-f]{4,6}|/[A-Za-z]+\d+(?=/)", re.I)
-_BAD_CATEGORIES = {"Co", "Cs", "Cn"}  # private use, lone surrogates, unassigned (incl. U+FFFE/U+FFFF)
-_ALLOWED_CONTROLS = set("\t\n\r")
+# replacement character, private use, surrogates, non-characters, controls other than tab and line breaks
+_BAD_CHARS = re.compile("[\ufffd\ue000-\uf8ff\U000f0000-\U0010ffff\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+                        "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _BAD_SHARE = 0.05  # at most this share of non-space characters may be replacement/private-use/control
 _WORD_SHARE = 0.5  # at least this share of tokens (numbers aside) must look like words
 _SCRIPT_GROUPS = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "HALFWIDTH": "CJK",
@@ -24,12 +25,12 @@ _UNSPACED = {"CJK", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN"}  # scripts wri
 
 def text_problem(text: str) -> str | None:
     """None if `text` reads as real text, else a short reason ("glyph names", ...)."""
-    chars = [c for c in text if not c.isspace()]
+    chars = "".join(text.split())
     if not chars:
         return "no text"
     if len(_GLYPH_NAMES.findall(text)) >= max(2, len(text.split()) // 20):
         return "glyph names"
-    bad = sum(1 for c in chars if _bad_char(c))
+    bad = len(_BAD_CHARS.findall(text))
     if bad > max(1, _BAD_SHARE * len(chars)):
         return "control or private-use characters"
     words = junk = 0
@@ -42,13 +43,7 @@ def text_problem(text: str) -> str | None:
     return None
 
 
-def _bad_char(c: str) -> bool:
-    if c == "\ufffd":
-        return True
-    category = unicodedata.category(c)
-    return category in _BAD_CATEGORIES or (category == "Cc" and c not in _ALLOWED_CONTROLS)
-
-
+@lru_cache(maxsize=65536)
 def _token_kind(token: str) -> str:
     """"word" (letters of one script, maybe with marks, digits, joining punctuation), "number",
     "neutral" (a lone letter, punctuation such as a dash or bullet) or "junk"."""
