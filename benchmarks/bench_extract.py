@@ -78,6 +78,7 @@ def main() -> None:
     recalls, junk_total = [], 0
     old_pages = old_time = new_pages = new_time = 0.0
     ocr_pages, ocr_seconds = 0, 0.0
+    pdfium_pages = pdfium_old = pdfium_new = 0.0  # files PDFium opens (not whole-file pypdf fallbacks)
     print(f"{'file':44} {'pages':>5} {'old p/s':>8} {'new p/s':>8} {'ratio':>6} {'recall':>6} {'junk':>4}  note")
     extract_file(REAL / "pdfjs" / "helloworld-bad.pdf", ExtractOptions(ocr=False))  # imports, not timed
     old_pypdf_text(REAL / "pdfjs" / "helloworld-bad.pdf")
@@ -107,12 +108,16 @@ def main() -> None:
                 old_pages, old_time = old_pages + pages, old_time + old_s
                 old_rate, ratio = f"{pages / old_s:8.1f}", f"{old_s / new_s:6.1f}"
             new_pages, new_time = new_pages + pages, new_time + new_s
+            if new.meta.get("engine") == "pdfium" and not args.skip_old:
+                pdfium_pages, pdfium_old, pdfium_new = pdfium_pages + pages, pdfium_old + old_s, pdfium_new + new_s
             print(f"{path.name[:44]:44} {pages:5d} {old_rate:>8} {pages / new_s:8.1f} {ratio:>6} "
                   f"{'' if r is None else f'{r:.3f}':>6} {junk:4d}  {note}")
     print()
     if old_time:
         print(f"total pages/s: old pypdf {old_pages / old_time:.1f}, new {new_pages / new_time:.1f}, "
               f"speed-up {(old_time / old_pages) / (new_time / new_pages):.1f}x (target >= 5x)")
+        print(f"files PDFium opens ({pdfium_pages:.0f} pages): old {pdfium_pages / pdfium_old:.1f} p/s, "
+              f"new {pdfium_pages / pdfium_new:.1f} p/s, speed-up {pdfium_old / pdfium_new:.1f}x")
     else:
         print(f"total pages/s: new {new_pages / new_time:.1f}")
     print(f"word recall vs pdftotext: median {statistics.median(recalls):.3f} over {len(recalls)} files, "

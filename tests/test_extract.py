@@ -75,7 +75,8 @@ def _texts(blocks: list[Block]) -> str:
 
 def test_pdf_pages_sections_and_metadata(tmp_path):
     result = extract_file(_make_pdf(tmp_path / "report.pdf"))
-    assert result.meta == {"title": "Safer Streets", "author": "Ana Lopez", "date": "2024-03-15", "pages": 4}
+    assert result.meta == {"title": "Safer Streets", "author": "Ana Lopez", "date": "2024-03-15", "pages": 4,
+                           "engine": "pdfium"}
     by_start = {b.text[:30]: b for b in result.blocks}
     cali = next(b for b in result.blocks if b.text.startswith("Cali replaced"))
     assert cali.page == 3 and cali.section == "3. Street Lighting"

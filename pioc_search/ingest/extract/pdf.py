@@ -111,6 +111,7 @@ def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extractio
         else:
             pages = _pdfminer_pages(path, pypdf_error or pdfium_error or "unreadable")
         meta = _meta(reader, len(pages))
+        meta["engine"] = "pdfium" if doc is not None else "pypdf" if reader is not None else "pdfminer"
         problems = _repair(pages, path, doc, options, meta)
     finally:
         if doc is not None:
