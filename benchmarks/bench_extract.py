@@ -58,8 +58,8 @@ def words(text: str) -> Counter[str]:
 
 def recall(reference: str, ours: str) -> float | None:
     ref = words(reference)
-    if sum(ref.values()) < 20:
-        return None  # no text layer worth comparing with
+    if sum(ref.values()) < 20 or text_problem(reference):
+        return None  # no text layer worth comparing with, or pdftotext's own text is junk (mojibake)
     return sum((ref & words(ours)).values()) / sum(ref.values())
 
 

@@ -17,6 +17,7 @@ REAL = [
     "Introduction",  # a short real page
     "Table 3: 12.5 13.2 14.1 15.0 homicide rates per 100 000",
     "the particle is 100 μm wide and α-methylphenethylamine is listed",
+    "Informe nº 3 © 2024: el 2º año, 15% menos (£1,2 m) según «El Tiempo», §4.",
 ]
 JUNK = {
     "/g131/g149/g150/g3/g87/g75/g72/g3/g86/g87/g88/g71/g92": "glyph names",
@@ -26,6 +27,7 @@ JUNK = {
     "\ue000\ue001\ue002 \ue003\ue004\ue005": "control or private-use characters",
     "Ԕ ϸЇ ΰ Î ߙ Ψ́ ϣ ķ g ϙ ʆ Ϣ ϸЇ Ԕΰ": "too few word-like tokens",
     "$%&/ #@!* ^&*% ()=?": "too few word-like tokens",
+    "¹ØÓÚºì¾ü×÷Õ½µÄÔ-Ôò ¡-¡-¡-¡-¡- Ä¿¡¡¡¡Â¼ Ã©tÃ© prÃ©vention": "too few word-like tokens",  # mojibake
     "   ": "no text",
 }
 

@@ -17,6 +17,7 @@ _GLYPH_NAMES = re.compile(r"/g\d+|\bglyph\d+|\(?\bcid:\d+\)?|/uni[0-9A-Fa-f]{4,6
 _BAD_CHARS = re.compile("[\ufffd\ue000-\uf8ff\U000f0000-\U0010ffff\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
                         "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _BAD_SHARE = 0.05  # at most this share of non-space characters may be replacement/private-use/control
+_LATIN1_SYMBOL = re.compile("[\u00a1-\u00a9\u00ab-\u00b4\u00b6-\u00b9\u00bb-\u00bf\u00d7\u00f7]")
 _WORD_SHARE = 0.5  # at least this share of tokens (numbers aside) must look like words
 _SCRIPT_GROUPS = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "HALFWIDTH": "CJK",
                   "FULLWIDTH": "CJK", "IDEOGRAPHIC": "CJK", "BOPOMOFO": "CJK"}
@@ -64,6 +65,8 @@ def _token_kind(token: str) -> str:
         return "junk"
     if len(letters) < 0.6 * len(core):  # "/g131/g149", "a$%&b"
         return "junk"
+    if _LATIN1_SYMBOL.search(core) and sum(1 for c in letters if c > "\x7f") >= 2:
+        return "junk"  # mojibake: CJK or UTF-8 bytes read as Latin-1 ("¹ØÓÚºì¾ü×÷", "Ã©tÃ©")
     if len(letters) == 1 and scripts.isdisjoint(_UNSPACED) and len(core) == 1:
         return "neutral"  # "a", "y", "I": words, but also what spaced-out letter soup is made of
     return "word"
