@@ -11,7 +11,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
 
-from pioc_search.ingest.extract import ExtractionError, extract_file
+from pioc_search.ingest.extract import ExtractionError, ExtractOptions, extract_file
 from pioc_search.models import Block
 
 # --------------------------------------------------------------------------------------------- PDF
@@ -75,7 +75,8 @@ def _texts(blocks: list[Block]) -> str:
 
 def test_pdf_pages_sections_and_metadata(tmp_path):
     result = extract_file(_make_pdf(tmp_path / "report.pdf"))
-    assert result.meta == {"title": "Safer Streets", "author": "Ana Lopez", "date": "2024-03-15", "pages": 4}
+    assert result.meta == {"title": "Safer Streets", "author": "Ana Lopez", "date": "2024-03-15", "pages": 4,
+                           "engine": "pdfium"}
     by_start = {b.text[:30]: b for b in result.blocks}
     cali = next(b for b in result.blocks if b.text.startswith("Cali replaced"))
     assert cali.page == 3 and cali.section == "3. Street Lighting"
@@ -108,19 +109,32 @@ def test_pdf_title_falls_back_to_first_heading(tmp_path):
     assert result.meta["title"] == "Safer Streets in Practice"
 
 
-def test_pdf_page_that_fails_is_skipped(tmp_path, monkeypatch):
-    from pypdf import PageObject
+def test_pdf_page_that_fails_is_recovered_or_reported(tmp_path, monkeypatch):
+    """A page PDFium cannot read is read by pdfminer instead; one no engine can read is reported."""
+    import pdfminer.high_level
 
-    original = PageObject.extract_text
+    from pioc_search.ingest.extract import pdf
 
-    def flaky(self, *args, **kwargs):
-        if "Cali" in original(self):
+    original = pdf._pdfium_lines
+
+    def flaky(page):
+        lines = original(page)
+        if any("Cali" in line.text for line in lines):
             raise ValueError("broken content stream")
-        return original(self, *args, **kwargs)
+        return lines
 
-    monkeypatch.setattr(PageObject, "extract_text", flaky)
-    blocks = extract_file(_make_pdf(tmp_path / "report.pdf")).blocks
-    assert sorted({b.page for b in blocks}) == [1, 2, 4]
+    monkeypatch.setattr(pdf, "_pdfium_lines", flaky)
+    result = extract_file(_make_pdf(tmp_path / "report.pdf"))
+    assert sorted({b.page for b in result.blocks}) == [1, 2, 3, 4] and not result.problems
+    assert "Cali replaced broken lamps" in _texts(result.blocks)
+
+    def no_pdfminer(*args, **kwargs):
+        raise ValueError("pdfminer gave up")
+
+    monkeypatch.setattr(pdfminer.high_level, "extract_pages", no_pdfminer)
+    result = extract_file(_make_pdf(tmp_path / "report2.pdf"), ExtractOptions(ocr=False))
+    assert sorted({b.page for b in result.blocks}) == [1, 2, 4]
+    assert result.problems == ["page 3: could not be read (broken content stream)"]
 
 
 def test_pdf_password_protected_and_owner_only(tmp_path):
@@ -130,7 +144,7 @@ def test_pdf_password_protected_and_owner_only(tmp_path):
         writer = PdfWriter(clone_from=source)
         writer.encrypt(user_password=user, owner_password="owner", algorithm="AES-256")
         writer.write(path)
-    with pytest.raises(ExtractionError, match="^password-protected PDF$"):
+    with pytest.raises(ExtractionError, match="^password-protected PDF: a password is needed to open it$"):
         extract_file(locked)
     assert "community" in _texts(extract_file(owner_only).blocks)
 
