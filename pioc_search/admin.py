@@ -109,7 +109,7 @@ class JobRunner:
             if job is None and self._running is not None and not (after_now or allow_shrink):
                 job = self._running
             if job is None:
-                job, created = Job(id=uuid.uuid4().hex, kind=kind), True
+                job, created = Job(id=uuid.uuid4().hex, kind=kind, allow_shrink=allow_shrink), True
                 self.jobs[job.id] = job
                 self._forget_old()
                 if self._running is None:
@@ -118,7 +118,7 @@ class JobRunner:
                                      daemon=True).start()
                 else:
                     self._queued = job
-            job.allow_shrink = job.allow_shrink or allow_shrink
+            job.allow_shrink = job.allow_shrink or allow_shrink  # a queued job has not started yet
             if document and document not in job.documents:
                 job.documents.append(document)
             return job, created

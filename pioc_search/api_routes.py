@@ -19,7 +19,7 @@ from pioc_search.schemas import (
     hit_out, related_out, summary,
 )
 from pioc_search.search import Filters, Searcher
-from pioc_search.security import SANDBOXED
+from pioc_search.security import SANDBOXED, SOURCE_FILE
 from pioc_search.settings import Settings
 
 ERRORS = {400: {"model": Message}, 404: {"model": Message}, 503: {"model": Message}}
@@ -82,7 +82,7 @@ def api_router(settings: Settings, holder: IndexHolder) -> APIRouter:
         path = (corpus / doc.path).resolve()
         if not path.is_relative_to(corpus) or not path.is_file():
             raise HTTPException(404, f"the source file of '{doc_id}' is no longer in the corpus")
-        headers = {"Content-Security-Policy": SANDBOXED} if doc.media_type == "text/html" else None
+        headers = {"Content-Security-Policy": SANDBOXED if doc.media_type == "text/html" else SOURCE_FILE}
         return FileResponse(path, media_type=doc.media_type, filename=path.name, content_disposition_type="inline",
                             headers=headers)
 

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+SOURCE_FILE = "frame-ancestors 'none'"  # PDFs and other source files: nothing that stops the browser's viewer
 SANDBOXED = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
 DOCS_POLICY = ("default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline' https:; "
                "script-src 'self' 'unsafe-inline' https:; frame-ancestors 'none'")  # Swagger UI and ReDoc

@@ -65,6 +65,24 @@ class _Prepared:
     problems: list[str] = field(default_factory=list)
 
 
+FAILURE_KINDS = (  # (kind, words in the reason that mark it), first match wins
+    ("timeout", ("took longer than",)),
+    ("memory", ("needed more than", "stopped unexpectedly")),
+    ("encrypted", ("password", "encrypt", "rights management", "drm")),
+    ("unsupported", ("unsupported",)),
+    ("no text", ("no extractable text", "no text", "no usable text", "only images", "scanned")),
+    ("damaged", ("corrupt", "damaged", "truncated", "not a ", "invalid", "broken", "cannot be read", "unreadable",
+                 "not valid", "unexpected error")),
+)
+
+
+def failure_kind(reason: str) -> str:
+    """What kind of failure a report reason describes: timeout, memory, encrypted, unsupported,
+    no text, damaged, or other."""
+    lowered = reason.lower()
+    return next((kind for kind, words in FAILURE_KINDS if any(w in lowered for w in words)), "other")
+
+
 def embedding_input(doc: Document, passage: Passage) -> str:
     """What the model sees: the passage with its document title and section for context."""
     context = " — ".join(part for part in (doc.title, passage.section) if part)
