@@ -5,9 +5,25 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run index test bench clean
+TESSERACT_LANGS := eng spa por fra ara
 
-install: $(VENV)/.installed
+.PHONY: install run index test bench clean ocr-tools
+
+install: ocr-tools $(VENV)/.installed
+
+# OCR of scanned PDF pages needs Tesseract and its language packs (Debian: installed here when missing).
+ocr-tools:
+	@missing=""; command -v tesseract >/dev/null 2>&1 || missing="tesseract-ocr"; \
+	for l in $(TESSERACT_LANGS); do dpkg -s tesseract-ocr-$$l >/dev/null 2>&1 || missing="$$missing tesseract-ocr-$$l"; done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "note: OCR needs Tesseract with the $(TESSERACT_LANGS) language packs (missing:$$missing)."; \
+	    echo "      Debian/Ubuntu: sudo apt-get install$$missing; macOS: brew install tesseract tesseract-lang."; \
+	    echo "      Without it, scanned pages are reported as not indexed."; \
+	  fi; \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

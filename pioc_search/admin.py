@@ -29,7 +29,8 @@ from pioc_search import store
 from pioc_search.embed import Embedder
 from pioc_search.ingest.discover import doc_id_for
 from pioc_search.ingest.extract import SUPPORTED_EXTENSIONS
-from pioc_search.ingest.pipeline import BuildReport, build_index
+from pioc_search.ingest.extract import EnvironmentProblem
+from pioc_search.ingest.pipeline import BuildReport, build_index, build_settings
 from pioc_search.models import DOC_TYPES
 from pioc_search.schemas import Message
 from pioc_search.settings import Settings
@@ -59,6 +60,7 @@ class Job:
     done: int = 0
     total: int = 0
     documents: list[str] = field(default_factory=list)  # corpus paths uploaded for this job
+    allow_shrink: bool = False  # publish even if failures would drop many live documents
     report: dict[str, Any] | None = None
     error: str | None = None
 
@@ -73,6 +75,7 @@ def _now() -> str:
 def report_dict(report: BuildReport) -> dict[str, Any]:
     out = asdict(report)
     out["failed"] = [{"path": path, "reason": reason} for path, reason in report.failed]
+    out["warnings"] = [{"path": path, "problem": problem} for path, problem in report.warnings]
     out["seconds"] = {k: round(v, 3) for k, v in report.seconds.items()}
     return out
 
@@ -94,18 +97,19 @@ class JobRunner:
     def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
 
-    def submit(self, kind: str, *, after_now: bool = False, document: str | None = None) -> tuple[Job, bool]:
+    def submit(self, kind: str, *, after_now: bool = False, document: str | None = None,
+               allow_shrink: bool = False) -> tuple[Job, bool]:
         """The job that will do the work, and whether it is new.
 
-        A running job is reused unless `after_now` asks for a build that starts after this call (an
-        upload must be seen by the build's scan of the corpus); a queued job always qualifies.
+        A running job is reused unless `after_now` or `allow_shrink` asks for a build that starts after
+        this call (an upload must be seen by the build's scan of the corpus); a queued job always qualifies.
         """
         with self._lock:
             job, created = self._queued, False
-            if job is None and self._running is not None and not after_now:
+            if job is None and self._running is not None and not (after_now or allow_shrink):
                 job = self._running
             if job is None:
-                job, created = Job(id=uuid.uuid4().hex, kind=kind), True
+                job, created = Job(id=uuid.uuid4().hex, kind=kind, allow_shrink=allow_shrink), True
                 self.jobs[job.id] = job
                 self._forget_old()
                 if self._running is None:
@@ -114,6 +118,7 @@ class JobRunner:
                                      daemon=True).start()
                 else:
                     self._queued = job
+            job.allow_shrink = job.allow_shrink or allow_shrink  # a queued job has not started yet
             if document and document not in job.documents:
                 job.documents.append(document)
             return job, created
@@ -144,15 +149,18 @@ class JobRunner:
         job.status, job.stage, job.started_at = "running", "starting", _now()
         try:
             report = self._build(self.settings.corpus_dir, self.settings.index_dir, self.embedder,
-                                 keep_versions=self.settings.keep_versions, on_progress=job.progress)
-        except store.BuildInProgress as exc:
+                                 on_progress=job.progress, allow_shrink=job.allow_shrink,
+                                 **build_settings(self.settings))
+        except (store.BuildInProgress, EnvironmentProblem) as exc:
             job.error = str(exc)
         except Exception as exc:  # the job reports it; the server goes on serving the live version
             log.exception("index build %s failed", job.id)
             job.error = f"{type(exc).__name__}: {exc}"
         else:
             job.report = report_dict(report)
-            if self._after_build is not None:
+            if report.refused:
+                job.error = f"not published: {report.refused}"
+            elif self._after_build is not None:
                 try:
                     self._after_build()
                 except Exception:  # noqa: BLE001 - the next request opens the version instead
@@ -170,18 +178,26 @@ class FailedFile(BaseModel):
     reason: str
 
 
+class PartialFile(BaseModel):
+    path: str
+    problem: str
+
+
 class ReportOut(BaseModel):
     version: str | None
+    refused: str | None = None
     added: list[str]
     changed: list[str]
     removed: list[str]
     unchanged: list[str]
     failed: list[FailedFile]
+    warnings: list[PartialFile] = []
     cleaned_up: list[str]
     documents: int
     passages: int
     embedded: int
     reused_embeddings: int
+    ocr_pages: int = 0
     seconds: dict[str, float]
 
 
@@ -353,9 +369,11 @@ def admin_router(settings: Settings, holder_or_embedder: Any) -> APIRouter:
 
     @router.post("/reindex", response_model=JobOut, status_code=202,
                  responses={200: {"model": JobOut, "description": "A build is already running: that job"}})
-    def reindex(response: Response) -> JobOut:
+    def reindex(response: Response, allow_shrink: Annotated[bool, Query(
+            description="Publish even if every file failed or failures drop over 20% of the live documents")] = False,
+    ) -> JobOut:
         """Start an incremental build of the corpus (or return the one already under way)."""
-        job, created = runner.submit("reindex")
+        job, created = runner.submit("reindex", allow_shrink=allow_shrink)
         response.status_code = 202 if created else 200
         response.headers["Location"] = f"/admin/jobs/{job.id}"
         return job_out(job)

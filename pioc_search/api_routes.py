@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -18,9 +19,18 @@ from pioc_search.schemas import (
     hit_out, related_out, summary,
 )
 from pioc_search.search import Filters, Searcher
+from pioc_search.security import SANDBOXED, SOURCE_FILE
 from pioc_search.settings import Settings
 
 ERRORS = {400: {"model": Message}, 404: {"model": Message}, 503: {"model": Message}}
+
+
+def corpus_folder(settings: Settings, version_meta: dict[str, object]) -> Path:
+    """Where the live version's files are: PIOC_CORPUS_DIR when set, else the folder the index was built from."""
+    recorded = version_meta.get("corpus_dir")
+    if settings.corpus_dir_set or not isinstance(recorded, str) or not Path(recorded).is_dir():
+        return settings.corpus_dir
+    return Path(recorded)
 
 
 def api_router(settings: Settings, holder: IndexHolder) -> APIRouter:
@@ -66,12 +76,15 @@ def api_router(settings: Settings, holder: IndexHolder) -> APIRouter:
 
     @router.get("/documents/{doc_id}/file", response_class=FileResponse, responses=ERRORS)
     def document_file(doc_id: str) -> FileResponse:
-        _, doc = _document(doc_id)
-        corpus = settings.corpus_dir.resolve()
+        """The original file. Saved web pages are sandboxed: their scripts never run on this origin."""
+        searcher, doc = _document(doc_id)
+        corpus = corpus_folder(settings, searcher.version.meta).resolve()
         path = (corpus / doc.path).resolve()
         if not path.is_relative_to(corpus) or not path.is_file():
             raise HTTPException(404, f"the source file of '{doc_id}' is no longer in the corpus")
-        return FileResponse(path, media_type=doc.media_type, filename=path.name, content_disposition_type="inline")
+        headers = {"Content-Security-Policy": SANDBOXED if doc.media_type == "text/html" else SOURCE_FILE}
+        return FileResponse(path, media_type=doc.media_type, filename=path.name, content_disposition_type="inline",
+                            headers=headers)
 
     @router.get("/documents/{doc_id}/related", response_model=RelatedResponse, responses=ERRORS)
     def document_related(doc_id: str, k: Annotated[int, Query(ge=1, le=50)] = 5) -> RelatedResponse:

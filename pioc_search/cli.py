@@ -18,6 +18,7 @@ app = typer.Typer(help="Search the network's knowledge: build the index, ask que
 console = Console(soft_wrap=True)  # messages never wrap at the terminal width: paths stay whole
 err = Console(stderr=True, soft_wrap=True)
 
+EXIT_FAILED_FILES, EXIT_USAGE, EXIT_BUSY, EXIT_REFUSED, EXIT_ENVIRONMENT = 1, 2, 3, 4, 5
 IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Where index versions live \\[env PIOC_INDEX_DIR].")]
 
 
@@ -36,15 +37,26 @@ def ingest(
     corpus: Annotated[Optional[Path], typer.Argument(help="Corpus folder \\[env PIOC_CORPUS_DIR, default corpus/].")] = None,
     index_dir: IndexDir = None,
     full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch, re-embedding everything.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any file failed.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any file failed.")] = False,
+    no_ocr: Annotated[bool, typer.Option("--no-ocr", help="Do not OCR pages without text \\[env PIOC_OCR=0].")] = False,
+    allow_shrink: Annotated[bool, typer.Option(
+        "--allow-shrink", help="Publish even when every file failed or more than 20% of the live documents "
+                               "would be lost through failures.")] = False,
 ) -> None:
-    """Bring the index in line with the corpus: add, replace and remove documents, then publish."""
-    from pioc_search.ingest.pipeline import build_index
+    """Bring the index in line with the corpus: add, replace and remove documents, then publish.
+
+    Exit codes: 0 published (or nothing to do), 1 files failed with --strict, 2 bad arguments, 3 another
+    ingest is running, 4 not published (too many failures; the live version keeps serving), 5 the
+    installation is broken (a missing module or model).
+    """
+    from pioc_search.ingest.extract import EnvironmentProblem
+    from pioc_search.ingest.pipeline import build_index, build_settings
 
     settings = _settings(corpus_dir=corpus, index_dir=index_dir)
     if not settings.corpus_dir.is_dir():
         err.print(f"[red]error:[/] corpus folder {settings.corpus_dir} does not exist")
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)
+    _log_to_file(settings.index_dir)
     columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as progress:
         tasks: dict[str, int] = {}
@@ -56,32 +68,65 @@ def ingest(
 
         try:
             report = build_index(settings.corpus_dir, settings.index_dir, _embedder(settings), full=full,
-                                 keep_versions=settings.keep_versions, on_progress=on_progress)
+                                 on_progress=on_progress, allow_shrink=allow_shrink,
+                                 **build_settings(settings, ocr=False if no_ocr else None))  # type: ignore[arg-type]
         except store.BuildInProgress as exc:
             err.print(f"[red]error:[/] {exc}")
-            raise typer.Exit(3) from None
+            raise typer.Exit(EXIT_BUSY) from None
+        except EnvironmentProblem as exc:
+            err.print(f"[red]error:[/] the installation is broken, nothing was indexed: {exc}")
+            raise typer.Exit(EXIT_ENVIRONMENT) from None
     _print_report(report)
+    if report.refused:
+        raise typer.Exit(EXIT_REFUSED)
     if report.failed and strict:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED_FILES)
+
+
+def _log_to_file(index_dir: Path) -> None:
+    """Library warnings of this process go to the index's log file, not the terminal."""
+    import logging
+
+    from pioc_search.ingest.pipeline import LOG_NAME
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(index_dir / LOG_NAME, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.captureWarnings(True)
 
 
 def _print_report(report) -> None:  # type: ignore[no-untyped-def]
-    table = Table(title=f"Ingest report — live version {report.version}", show_header=False)
+    title = (f"Ingest report — NOT PUBLISHED, live version {report.version}" if report.refused
+             else f"Ingest report — live version {report.version}")
+    table = Table(title=title, show_header=False)
     for label, items in (("added", report.added), ("changed", report.changed),
                          ("removed", report.removed), ("unchanged", report.unchanged)):
         table.add_row(label, str(len(items)), ", ".join(items[:8]) + (" …" if len(items) > 8 else ""))
     table.add_row("failed", str(len(report.failed)), "")
+    table.add_row("partial", str(len({path for path, _ in report.warnings})), "indexed with parts lost")
     table.add_row("documents", str(report.documents), "in the live index")
     table.add_row("passages", str(report.passages), f"{report.embedded} embedded, {report.reused_embeddings} reused")
+    if report.ocr_pages:
+        table.add_row("OCR pages", str(report.ocr_pages), f"{report.seconds.get('ocr', 0):.1f} s")
     table.add_row("seconds", f"{report.seconds.get('total', 0):.1f}",
                   ", ".join(f"{k} {v:.1f}" for k, v in report.seconds.items() if k != "total"))
     console.print(table)
     if report.cleaned_up:
         console.print(f"removed leftovers of interrupted builds: {', '.join(report.cleaned_up)}")
     for path, reason in report.failed:
-        err.print(f"[yellow]warning:[/] {path}: {reason}")
+        err.print(f"[yellow]warning:[/] {path}: {reason}", highlight=False)
+    partial: dict[str, list[str]] = {}
+    for path, problem in report.warnings:
+        partial.setdefault(path, []).append(problem)
+    for path, problems in partial.items():
+        err.print(f"[yellow]partly indexed:[/] {path}: {'; '.join(problems)}", highlight=False)
     if report.failed:
         err.print(f"[yellow]{len(report.failed)} warning(s)[/]: the files above were skipped")
+    if report.log_file and (report.failed or report.warnings):
+        err.print(f"details: {report.log_file}", highlight=False)
+    if report.refused:
+        err.print(f"[red]not published:[/] {report.refused}", highlight=False)
 
 
 @app.command()
@@ -185,6 +230,8 @@ def eval_(
     import json
 
     from pioc_search.evaluate import MODES, evaluate, load_set
+    from pioc_search.ingest.extract import EnvironmentProblem
+    from pioc_search.ingest.pipeline import build_settings
 
     settings = _settings(corpus_dir=corpus)
     chosen = [m.strip() for m in modes.split(",") if m.strip()]
@@ -198,8 +245,8 @@ def eval_(
         try:
             evalset = load_set(source, work_dir or settings.index_dir / "eval", settings.corpus_dir)
             with err.status(f"indexing and asking {len(evalset.queries)} questions of {evalset.name} …"):
-                result = evaluate(evalset, embedder, chosen, k)  # type: ignore[arg-type]
-        except (OSError, ValueError, KeyError, store.BuildInProgress) as exc:
+                result = evaluate(evalset, embedder, chosen, k, build_settings(settings))  # type: ignore[arg-type]
+        except (OSError, ValueError, KeyError, store.BuildInProgress, EnvironmentProblem) as exc:
             err.print(f"[red]error:[/] {source}: {exc}")
             raise typer.Exit(2) from None
         if result.build.failed:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -204,9 +205,11 @@ def ranked_documents(hits: Iterable[Hit], doc_ids: dict[str, str]) -> list[str]:
     return list(ranked)
 
 
-def evaluate(evalset: EvalSet, embedder: Embedder, modes: Sequence[Mode] = MODES, k: int = 100) -> SetResult:
-    """Index the set's corpus (incrementally), then ask every question in every mode with `k` passages."""
-    report = build_index(evalset.corpus_dir, evalset.index_root, embedder)
+def evaluate(evalset: EvalSet, embedder: Embedder, modes: Sequence[Mode] = MODES, k: int = 100,
+             build: dict[str, Any] | None = None) -> SetResult:
+    """Index the set's corpus (incrementally; `build`: more build_index arguments, see
+    pipeline.build_settings), then ask every question in every mode with `k` passages."""
+    report = build_index(evalset.corpus_dir, evalset.index_root, embedder, **(build or {}))
     live = store.current_version(evalset.index_root)
     if live is None:
         raise ValueError(f"{evalset.name}: nothing could be indexed ({len(report.failed)} files failed)")

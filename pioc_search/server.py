@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from pioc_search.api_routes import api_router
 from pioc_search.embed import Embedder
 from pioc_search.holder import IndexHolder
+from pioc_search.security import SecurityHeaders
 from pioc_search.settings import Settings
 
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 
     app = FastAPI(title="pioc-search", version="0.1.0", lifespan=lifespan,
                   description="Search the network's reports, blogs, statements and webinars.")
+    app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.holder = holder
 

@@ -24,6 +24,8 @@ class Settings:
     max_upload_bytes: int = 50 * 1024 * 1024
     ocr: bool = True  # OCR pages without usable text when tesseract is installed (PIOC_OCR=0 to skip)
     file_timeout: float = 120.0  # seconds one file may take to extract (PIOC_FILE_TIMEOUT)
+    file_memory_mb: int = 2048  # memory one file's extraction may use (PIOC_FILE_MEMORY_MB)
+    corpus_dir_set: bool = False  # corpus_dir was chosen (PIOC_CORPUS_DIR or an override), not the default
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -38,7 +40,7 @@ class Settings:
             values["model_path"] = env["PIOC_MODEL_PATH"]
         if env.get("PIOC_ADMIN_TOKEN"):
             values["admin_token"] = env["PIOC_ADMIN_TOKEN"]
-        for name in ("keep_versions", "batch_size", "max_upload_bytes"):
+        for name in ("keep_versions", "batch_size", "max_upload_bytes", "file_memory_mb"):
             key = f"PIOC_{name.upper()}"
             if key in env:
                 values[name] = int(env[key])
@@ -47,4 +49,5 @@ class Settings:
         if "PIOC_FILE_TIMEOUT" in env:
             values["file_timeout"] = float(env["PIOC_FILE_TIMEOUT"])
         values.update({k: v for k, v in overrides.items() if v is not None})
+        values.setdefault("corpus_dir_set", "corpus_dir" in values)
         return cls(**values)  # type: ignore[arg-type]

@@ -264,3 +264,18 @@ def test_bad_metadata_is_refused(site: tuple[TestClient, Settings], field: str, 
     response = upload(client, "ok.md", b"# Fine\n\nText.\n", **{field: value})
     assert response.status_code == 422 and response.json()["detail"].startswith(field)
     assert not (settings.corpus_dir / "uploads").exists()
+
+
+def test_a_reindex_where_every_file_fails_is_not_published_unless_allowed(site) -> None:  # type: ignore[no-untyped-def]
+    client, settings = site
+    live = store.current_version(settings.index_dir).name
+    (settings.corpus_dir / "cali.md").write_bytes(b"\xff\xfe broken")
+    job = wait(client, client.post("/admin/reindex", headers=AUTH).json()["id"])
+    assert job["status"] == "failed" and "not published" in job["error"] and "every file failed" in job["error"]
+    assert job["report"]["refused"] and job["report"]["version"] == live
+    assert store.current_version(settings.index_dir).name == live
+    assert client.get("/search", params={"q": "outreach workers"}).json()["hits"], "the live version still serves"
+
+    forced = wait(client, client.post("/admin/reindex", headers=AUTH, params={"allow_shrink": "true"}).json()["id"])
+    assert forced["status"] == "succeeded", forced["error"]
+    assert forced["report"]["refused"] is None

@@ -1,4 +1,10 @@
-"""Orchestrates a (re)build: diff against the live index, extract, chunk, embed, write, publish."""
+"""Orchestrates a (re)build: diff against the live index, extract, chunk, embed, write, publish.
+
+A build never publishes an index that is worse by accident: a broken installation (a missing
+module, a model that will not load) stops it before any file is touched, and a build in which
+every file failed, or that would drop more than `SHRINK_LIMIT` of the live documents through
+failures, is refused (unless `allow_shrink`) while the live version keeps serving.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +21,17 @@ from pioc_search import store
 from pioc_search.embed import Embedder
 from pioc_search.ingest.chunk import chunk_blocks
 from pioc_search.ingest.discover import SourceFile, discover, doc_id_for
-from pioc_search.ingest.extract import MEDIA_TYPES, ExtractionError, ExtractOptions, extract_file
+from pioc_search.ingest.extract import (
+    MEDIA_TYPES, MODULES, EnvironmentProblem, ExtractionError, ExtractOptions, extractor_module,
+)
 from pioc_search.ingest.metadata import resolve_document
-from pioc_search.models import Document, Passage
+from pioc_search.ingest.watchdog import FileExtractor, Limits
+from pioc_search.models import Document, Extraction, Passage
 
 ProgressCallback = Callable[[str, int, int], None]  # (stage, done, total)
+SHRINK_LIMIT = 0.2  # share of the live documents a build may lose through failures before it is refused
+LOG_NAME = "ingest.log"  # library warnings and tool output of every build, under the index folder
+LOG_ROTATE_BYTES = 5 * 1024 * 1024
 
 
 @dataclass
@@ -31,6 +43,7 @@ class BuildReport:
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # indexed, but part of the file was lost
+    refused: str | None = None  # why this build was not published (the live version kept serving)
     cleaned_up: list[str] = field(default_factory=list)
     documents: int = 0
     passages: int = 0
@@ -38,7 +51,9 @@ class BuildReport:
     passages_processed: int = 0
     embedded: int = 0
     reused_embeddings: int = 0
+    ocr_pages: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    log_file: str | None = None
 
 
 @dataclass
@@ -48,6 +63,24 @@ class _Prepared:
     passages: list[Passage]
     embed_hashes: list[str]
     problems: list[str] = field(default_factory=list)
+
+
+FAILURE_KINDS = (  # (kind, words in the reason that mark it), first match wins
+    ("timeout", ("took longer than",)),
+    ("memory", ("needed more than", "stopped unexpectedly")),
+    ("encrypted", ("password", "encrypt", "rights management", "drm")),
+    ("unsupported", ("unsupported",)),
+    ("no text", ("no extractable text", "no text", "no usable text", "only images", "scanned")),
+    ("damaged", ("corrupt", "damaged", "truncated", "not a ", "invalid", "broken", "cannot be read", "unreadable",
+                 "not valid", "unexpected error")),
+)
+
+
+def failure_kind(reason: str) -> str:
+    """What kind of failure a report reason describes: timeout, memory, encrypted, unsupported,
+    no text, damaged, or other."""
+    lowered = reason.lower()
+    return next((kind for kind, words in FAILURE_KINDS if any(w in lowered for w in words)), "other")
 
 
 def embedding_input(doc: Document, passage: Passage) -> str:
@@ -62,29 +95,37 @@ def _embed_hash(model_id: str, text: str) -> str:
 
 def build_index(corpus_dir: Path, index_root: Path, embedder: Embedder, *, full: bool = False,
                 keep_versions: int = 3, on_progress: ProgressCallback | None = None,
-                extract_options: ExtractOptions = ExtractOptions()) -> BuildReport:
+                extract_options: ExtractOptions = ExtractOptions(), limits: Limits = Limits(),
+                allow_shrink: bool = False) -> BuildReport:
     """Bring the index in line with the corpus and publish the result atomically.
 
-    Raises store.BuildInProgress when another build holds the lock.
+    Raises store.BuildInProgress when another build holds the lock and EnvironmentProblem when the
+    installation cannot extract or embed at all. A refused build returns a report whose `refused`
+    says why; the live version is unchanged.
     """
     report = BuildReport()
     started = time.perf_counter()
     with store.build_lock(index_root):
         report.cleaned_up = store.remove_unfinished(index_root)
-        live = _usable_live_version(index_root, embedder, full)
+        log_path = _open_log(index_root, corpus_dir)
+        report.log_file = str(log_path)
+        published = store.current_version(index_root)
+        live = _usable_live_version(published, embedder, full)
         files, problems = discover(corpus_dir)
         report.failed.extend(problems)
         todo = _classify(files, live, report)
-        prepared = _prepare(todo, embedder, report, on_progress, extract_options)
-        if live is not None and not (prepared or report.removed):  # nothing new, or only failures
-            report.version, report.documents, report.passages = live.name, len(live.documents), live.passage_count
+        _check_environment(todo, embedder, report)
+        prepared = _prepare(todo, embedder, report, on_progress, extract_options, limits, log_path)
+        report.refused = None if allow_shrink else _refusal(prepared, published, live, report)
+        if report.refused or (live is not None and not (prepared or report.removed)):  # refused, or nothing new
+            _describe(published, report)
             report.seconds["total"] = time.perf_counter() - started
             return report
         vectors = _vectors(prepared, live, embedder, report, on_progress)
         tick = time.perf_counter()
         if on_progress:
             on_progress("write", 0, 1)
-        version = _write(index_root, embedder, live, prepared, vectors, report)
+        version = _write(index_root, corpus_dir, embedder, live, prepared, vectors, report)
         store.publish(index_root, version)
         store.prune(index_root, keep_versions)
         if on_progress:
@@ -95,8 +136,77 @@ def build_index(corpus_dir: Path, index_root: Path, embedder: Embedder, *, full:
     return report
 
 
-def _usable_live_version(root: Path, embedder: Embedder, full: bool) -> store.IndexVersion | None:
-    path = store.current_version(root)
+def build_settings(settings, *, ocr: bool | None = None) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """build_index keyword arguments from Settings (OCR, per-file limits, versions kept)."""
+    return {"keep_versions": settings.keep_versions,
+            "extract_options": ExtractOptions(ocr=settings.ocr if ocr is None else ocr),
+            "limits": Limits(settings.file_timeout, settings.file_memory_mb)}
+
+
+def _open_log(root: Path, corpus_dir: Path) -> Path:
+    """The build's log file (the previous one is kept as ingest.log.1 once it grows large)."""
+    path = root / LOG_NAME
+    if path.exists() and path.stat().st_size > LOG_ROTATE_BYTES:
+        path.replace(path.with_name(LOG_NAME + ".1"))
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(f"\n=== build of {corpus_dir.resolve()} started {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+    return path
+
+
+def _check_environment(todo: list[SourceFile], embedder: Embedder, report: BuildReport) -> None:
+    """Stop at once (EnvironmentProblem) when a needed extractor or the model cannot be loaded."""
+    if not todo:
+        return
+    for suffix in sorted({source.path.suffix.lower() for source in todo} & set(MODULES)):
+        extractor_module(suffix)
+    tick = time.perf_counter()
+    try:
+        embedder.load()
+    except Exception as exc:
+        raise EnvironmentProblem(f"the embedding model cannot be loaded: {type(exc).__name__}: {exc}") from exc
+    report.seconds["load_model"] = time.perf_counter() - tick
+
+
+def _refusal(prepared: list[_Prepared], published: Path | None, live: store.IndexVersion | None,
+             report: BuildReport) -> str | None:
+    """Why this build must not replace the live version, or None."""
+    failed = {path for path, _ in report.failed}
+    keep = f"the live version {published.name} keeps serving" if published else "nothing was published"
+    if failed and not prepared and not report.unchanged:
+        return f"every file failed ({len(failed)}); {keep} (use --allow-shrink to publish anyway)"
+    if published is None:
+        return None
+    live_paths = _document_paths(published)
+    kept = set(live.fingerprints()) if live else set()  # an incremental build keeps a failed file's old text
+    lost = [path for path in failed if path in live_paths and path not in kept]
+    if live_paths and len(lost) > SHRINK_LIMIT * len(live_paths):
+        return (f"{len(lost)} of the {len(live_paths)} live documents failed and would be dropped "
+                f"(more than {SHRINK_LIMIT:.0%}); {keep} (use --allow-shrink to publish anyway)")
+    return None
+
+
+def _document_paths(version: Path) -> set[str]:
+    conn = store.connect(version / store.DB_NAME, readonly=True)
+    try:
+        return {row[0] for row in conn.execute("SELECT path FROM documents")}
+    finally:
+        conn.close()
+
+
+def _describe(published: Path | None, report: BuildReport) -> None:
+    """Fill the report with the version that stays live."""
+    if published is None:
+        return
+    conn = store.connect(published / store.DB_NAME, readonly=True)
+    try:
+        report.documents = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        report.passages = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+    finally:
+        conn.close()
+    report.version = published.name
+
+
+def _usable_live_version(path: Path | None, embedder: Embedder, full: bool) -> store.IndexVersion | None:
     if full or path is None:
         return None
     live = store.IndexVersion(path)
@@ -123,39 +233,49 @@ def _classify(files: list[SourceFile], live: store.IndexVersion | None, report: 
     return todo
 
 
-def _prepare(todo: list[SourceFile], embedder: Embedder, report: BuildReport,
-             on_progress: ProgressCallback | None, options: ExtractOptions) -> list[_Prepared]:
-    if todo:
-        tick = time.perf_counter()
-        embedder.load()
-        report.seconds["load_model"] = time.perf_counter() - tick
+def _prepare(todo: list[SourceFile], embedder: Embedder, report: BuildReport, on_progress: ProgressCallback | None,
+             options: ExtractOptions, limits: Limits, log_path: Path) -> list[_Prepared]:
+    """Extract (in the watchdog's worker, one file ahead) and chunk every file to (re)index."""
     tick = time.perf_counter()
     prepared = []
-    for done, source in enumerate(todo, 1):
-        try:
-            item = _prepare_one(source, embedder, options)
-            prepared.append(item)
-            report.warnings.extend((source.rel, problem) for problem in item.problems)
-        except ExtractionError as exc:
-            report.failed.append((source.rel, str(exc)))
-        except Exception as exc:  # a bad file must never stop the build
-            report.failed.append((source.rel, f"unexpected error: {type(exc).__name__}: {exc}"))
-        if on_progress:
-            on_progress("extract", done, len(todo))
+    ocr_seconds = 0.0
+    with FileExtractor(limits, log_path) as extractor:
+        tasks = extractor.map(todo, lambda source: (source.path, _options_for(source, options)))
+        for done, (source, outcome) in enumerate(tasks, 1):
+            try:
+                if not isinstance(outcome, Extraction):
+                    raise outcome
+                item = _prepare_one(source, outcome, embedder)
+                prepared.append(item)
+                report.warnings.extend((source.rel, problem) for problem in item.problems)
+                report.ocr_pages += int(outcome.meta.get("ocr_pages") or 0)
+                ocr_seconds += float(outcome.meta.get("ocr_seconds") or 0.0)
+            except ExtractionError as exc:
+                report.failed.append((source.rel, str(exc)))
+            except Exception as exc:  # a bad file must never stop the build
+                report.failed.append((source.rel, f"unexpected error: {type(exc).__name__}: {exc}"))
+            if on_progress:
+                on_progress("extract", done, len(todo))
     failed = {path for path, _ in report.failed}
     report.added = [p for p in report.added if p not in failed]
     report.changed = [p for p in report.changed if p not in failed]
     report.pages_processed = sum(p.doc.pages or 0 for p in prepared)
     report.passages_processed = sum(len(p.passages) for p in prepared)
     report.seconds["extract"] = time.perf_counter() - tick
+    if ocr_seconds:
+        report.seconds["ocr"] = ocr_seconds
     return prepared
 
 
-def _prepare_one(source: SourceFile, embedder: Embedder, options: ExtractOptions) -> _Prepared:
+def _options_for(source: SourceFile, options: ExtractOptions) -> ExtractOptions:
+    """OCR in the document's declared language when no languages are configured."""
     language = source.meta.get("language")
     if language and not options.languages:
-        options = dataclasses.replace(options, languages=(str(language),))
-    extraction = extract_file(source.path, options)
+        return dataclasses.replace(options, languages=(str(language),))
+    return options
+
+
+def _prepare_one(source: SourceFile, extraction: Extraction, embedder: Embedder) -> _Prepared:
     doc = resolve_document(source.doc_id, source.rel, source.sha256, MEDIA_TYPES[source.path.suffix.lower()],
                            source.meta, extraction.meta, extraction.blocks)
     passages = chunk_blocks(doc.id, extraction.blocks, embedder.count_tokens)
@@ -186,7 +306,7 @@ def _vectors(prepared: list[_Prepared], live: store.IndexVersion | None, embedde
     return vectors
 
 
-def _write(root: Path, embedder: Embedder, live: store.IndexVersion | None, prepared: list[_Prepared],
+def _write(root: Path, corpus_dir: Path, embedder: Embedder, live: store.IndexVersion | None, prepared: list[_Prepared],
            vectors: dict[str, np.ndarray], report: BuildReport) -> Path:
     writer = store.VersionWriter(root, embedder.dimension, base=live.path if live else None)
     try:
@@ -200,6 +320,7 @@ def _write(root: Path, embedder: Embedder, live: store.IndexVersion | None, prep
         writer.set_meta({"model_id": embedder.model_id, "dimension": embedder.dimension,
                          "previous_version": previous.name if previous else None,
                          "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                         "corpus_dir": str(corpus_dir.resolve()),
                          "documents": report.documents, "passages": report.passages})
         return writer.finish()
     except BaseException:

@@ -22,12 +22,14 @@ from starlette.datastructures import QueryParams
 import pioc_search.schemas as api
 from pioc_search.models import Document
 from pioc_search.search import Filters, Hit, SearchResult, Searcher
+from pioc_search.security import strip_controls
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.trim_blocks = templates.env.lstrip_blocks = True
+templates.env.finalize = strip_controls  # no control character from a file ever reaches a page
 log = logging.getLogger(__name__)
 
 PAGE = 10  # results per "page"; "more results" asks for PAGE more
