@@ -104,7 +104,7 @@ def find_themes(text: str) -> list[str]:
 
 
 MIN_WORDS = 3  # shorter text gets `und`: no detector tells "Cali" or "street lighting" apart reliably
-MIN_CONFIDENCE = 0.5  # lingua's relative confidence of the best language (more likely than all others together); below it, `und`
+MIN_CONFIDENCE = 0.5  # lingua's relative confidence in the best language (above all others together)
 NOT_A_LANGUAGE = {"la"}  # Latin stands in for lorem-ipsum placeholder text, which is no document language
 
 
