@@ -111,3 +111,21 @@ def test_detection_names_the_language_of_a_real_paragraph(language: str) -> None
 ])
 def test_detection_says_und_instead_of_guessing(text: str) -> None:
     assert detect_language(text) == "und"
+
+
+def test_a_version_with_another_schema_is_rebuilt_not_reused(tmp_path, embedder: Embedder) -> None:  # type: ignore[no-untyped-def]
+    corpus, root = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# Robberies\n\nOne robbery was reported on the night buses.\n", encoding="utf-8")
+    build_index(corpus, root, embedder)
+    again = build_index(corpus, root, embedder)
+    assert again.unchanged == ["a.md"]
+    conn = store.connect(store.current_version(root) / store.DB_NAME)
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")  # as if built by an older release
+    conn.commit()
+    conn.close()
+    rebuilt = build_index(corpus, root, embedder)
+    assert rebuilt.added == ["a.md"] and rebuilt.unchanged == []
+    version = store.IndexVersion(store.current_version(root))
+    assert version.meta["schema"] == store.SCHEMA_VERSION
+    assert [h.document.id for h in Searcher(version, embedder).search("robberies", k=1, mode="lexical").hits] == ["a-md"]
