@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sqlite3
 import sys
 import tempfile
@@ -59,17 +60,21 @@ def analysed(docs: list[Doc], language: str | None = None) -> list[tuple[str, st
     return out
 
 
+OLD_STOPWORDS = frozenset(  # the question words the index dropped before issue 9
+    "a an and are as at be by did do does for from had has have how in is it its of on or that the their "
+    "there these this to was were what when where which who why will with would can could should our we "
+    "you your they them than then into about after before during any all more most much many some".split())
+
+
 def fts5_raw(docs: list[Doc], folder: Path) -> Search:
     conn = sqlite3.connect(folder / "raw.sqlite")
     conn.execute("CREATE VIRTUAL TABLE f USING fts5(doc, text, tokenize='unicode61 remove_diacritics 2')")
     conn.executemany("INSERT INTO f VALUES (?, ?)", [(d, text) for d, _, text in docs])
     conn.commit()
-    from pioc_search.answers import STOPWORDS  # the old question words: folded, minus English stop words
     from pioc_search.sentences import fold
-    import re
 
     def search(question: str) -> list[str]:
-        words = list(dict.fromkeys(w for w in re.findall(r"\w+", fold(question)) if w not in STOPWORDS))
+        words = list(dict.fromkeys(w for w in re.findall(r"\w+", fold(question)) if w not in OLD_STOPWORDS))
         query = " OR ".join(f'"{w}"' for w in words)
         return [r[0] for r in conn.execute("SELECT doc FROM f WHERE f MATCH ? ORDER BY bm25(f) LIMIT 10", (query,))]
     return search
