@@ -1,18 +1,18 @@
-"""Pick the sentences of a passage that best answer a question, with character offsets."""
+"""Pick the sentences of a passage that best answer a question, with character offsets.
+
+Question and sentences are compared as analysed terms (pioc_search.analysis): the question's terms
+as the lexical index reads them, each sentence's in its document's language, so "robberies" lights
+up a sentence about "robbery" and "iluminacao" one about "iluminação".
+"""
 
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pioc_search.sentences import fold, sentence_spans
-
-STOPWORDS = frozenset(
-    "a an and are as at be by did do does for from had has have how in is it its of on or that the their "
-    "there these this to was were what when where which who why will with would can could should our we "
-    "you your they them than then into about after before during any all more most much many some".split()
-)
+from pioc_search.analysis import analyse
+from pioc_search.sentences import sentence_spans
 
 
 @dataclass(frozen=True)
@@ -22,30 +22,32 @@ class Span:
     score: float  # share of the question's term weight that the sentence covers, 0..1
 
 
-def terms(text: str) -> list[str]:
-    """Content words of a question, folded, without stopwords, first occurrence order."""
-    return list(dict.fromkeys(w for w in re.findall(r"\w+", fold(text)) if w not in STOPWORDS))
+Group = tuple[str, ...]  # the terms of one question word (analysis.question_groups)
 
 
-def _stem(word: str) -> str:
-    return word[:5] if len(word) > 5 and not word.isdigit() else word
+def idf_weights(groups: Sequence[Group], doc_freq: dict[str, int], passages: int) -> dict[Group, float]:
+    """BM25-style inverse document frequency of each question word, from its most frequent term
+    (a word read as several languages is as common as its commonest reading); unseen words count
+    like the rarest."""
+    weights = {}
+    for group in groups:
+        freq = max(doc_freq.get(t, 0) for t in group)
+        weights[group] = math.log(1 + (passages - freq + 0.5) / (freq + 0.5))
+    return weights
 
 
-def idf_weights(question_terms: list[str], doc_freq: dict[str, int], passages: int) -> dict[str, float]:
-    """BM25-style inverse document frequency; unseen terms count like the rarest."""
-    return {t: math.log(1 + (passages - doc_freq.get(t, 0) + 0.5) / (doc_freq.get(t, 0) + 0.5)) for t in question_terms}
+def best_sentences(text: str, weights: dict[Group, float], language: str, limit: int = 2) -> list[Span]:
+    """Sentences ranked by the question-word weight they cover; a second only if nearly as good.
 
-
-def best_sentences(text: str, weights: dict[str, float], limit: int = 2) -> list[Span]:
-    """Sentences ranked by the question-term weight they cover; a second only if nearly as good."""
+    `weights` maps each question word's terms to its weight; `language` is the passage's.
+    """
     total = sum(weights.values())
     if not total:
         return []
-    stems = {_stem(t): w for t, w in weights.items()}
     scored = []
     for start, end in sentence_spans(text):
-        words = {_stem(w) for w in re.findall(r"\w+", fold(text[start:end]))}
-        covered = sum(w for stem, w in stems.items() if stem in words)
+        found = set(analyse(text[start:end], language))
+        covered = sum(w for group, w in weights.items() if not found.isdisjoint(group))
         if covered:
             scored.append(Span(start, end, covered / total))
     scored.sort(key=lambda s: (-s.score, s.start))

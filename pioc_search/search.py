@@ -12,11 +12,12 @@ from typing import Literal
 import faiss
 import numpy as np
 
-from pioc_search.answers import Span, best_sentences, idf_weights, terms
+from pioc_search.analysis import UNDETERMINED, question_groups, question_terms
+from pioc_search.answers import Span, best_sentences, idf_weights
 from pioc_search.embed import Embedder
 from pioc_search.models import Document
 from pioc_search.sentences import sentence_spans
-from pioc_search.store import IndexVersion
+from pioc_search.store import LEXICAL_WEIGHTS, IndexVersion
 
 # One question is one small scan: a single thread is faster than two fighting over a tiny job, and
 # concurrent requests already use both cores.
@@ -29,6 +30,7 @@ DUPLICATE_OVERLAP = 0.5  # share of word 4-grams two passages must share to coun
 COMMON_TERM_SHARE = 0.05  # in large indexes, words in more passages than this share are left out of BM25 ...
 COMMON_TERM_FLOOR = 1000  # ... once they are in more passages than this (their weight is small, their cost large)
 STRONG_ANSWER = {"coverage": 0.34, "cosine": 0.5}
+BM25 = f"bm25(passages_fts, {', '.join(map(str, LEXICAL_WEIGHTS))})"  # text, section, title
 RELATED_FLOOR = 0.3  # related material below this cosine is listed last, whatever its city
 
 
@@ -88,8 +90,8 @@ class SearchResult:
 
 
 def fts_query(question: str) -> str | None:
-    """A safe FTS5 query: every content word quoted (FTS5 syntax in the question is inert), OR-ed."""
-    return _or_query(terms(question))
+    """A safe FTS5 query: every analysed term quoted (FTS5 syntax in the question is inert), OR-ed."""
+    return _or_query(question_terms(question))
 
 
 def _or_query(words: list[str]) -> str | None:
@@ -165,15 +167,15 @@ class Searcher:
 
     def lexical(self, question: str, depth: int, allowed_docs: list[str] | None = None) -> list[tuple[int, float]]:
         """(passage id, BM25 score, higher is better) best first."""
-        query = _or_query(self._selective_terms(terms(question)))
+        query = _or_query(self._selective_terms(question_terms(question)))
         if query is None or allowed_docs == []:
             return []
-        sql = "SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ?"
+        sql = f"SELECT rowid, -{BM25} FROM passages_fts WHERE passages_fts MATCH ?"
         args: list[object] = [query]
         if allowed_docs is not None:
             sql += f" AND rowid IN (SELECT id FROM passages WHERE doc_id IN ({','.join('?' * len(allowed_docs))}))"
             args += allowed_docs
-        sql += " ORDER BY bm25(passages_fts) LIMIT ?"
+        sql += f" ORDER BY {BM25} LIMIT ?"
         return [(int(r[0]), float(r[1])) for r in self.version.conn.execute(sql, [*args, depth])]
 
     def _passage_ids(self, doc_ids: list[str]) -> np.ndarray:
@@ -236,10 +238,12 @@ class Searcher:
         return int(row[0]) if row else 0
 
     def _add_answers(self, question: str, hits: list[Hit]) -> None:
-        words = terms(question)
-        weights = idf_weights(words, {w: self._doc_freq(w) for w in words}, max(1, self.version.passage_count))
+        groups = question_groups(question)
+        freq = {t: self._doc_freq(t) for group in groups for t in group}
+        weights = idf_weights(groups, freq, max(1, self.version.passage_count))
         for hit in hits:
-            hit.answers = best_sentences(hit.text, weights) or self._closest_sentence(hit.text, question)
+            hit.answers = (best_sentences(hit.text, weights, hit.document.language)
+                           or self._closest_sentence(hit.text, question))
 
     def _closest_sentence(self, text: str, question: str) -> list[Span]:
         """When no question word occurs in the passage, the sentence closest in meaning, judged by
@@ -265,16 +269,19 @@ class Searcher:
         return Answer(top, span) if confident else None
 
     def facets(self, ranked: list[tuple[int, float]]) -> dict[str, dict[str, int]]:
-        """Document counts per doc_type, city, theme and year over the matching candidates."""
+        """Document counts per doc_type, city, theme, year and language (real languages only, never
+        `und`) over the matching candidates."""
         owners = self.version.doc_ids([pid for pid, _ in ranked])
         docs = [self.version.documents[doc_id] for doc_id in dict.fromkeys(owners.values())]
-        counters: dict[str, Counter[str]] = {name: Counter() for name in ("doc_type", "city", "theme", "year")}
+        counters: dict[str, Counter[str]] = {name: Counter() for name in ("doc_type", "city", "theme", "year", "language")}
         for doc in docs:
             counters["doc_type"][doc.doc_type] += 1
             counters["city"].update(doc.cities)
             counters["theme"].update(doc.themes)
             if doc.year:
                 counters["year"][str(doc.year)] += 1
+            if doc.language != UNDETERMINED:
+                counters["language"][doc.language] += 1
         return {name: dict(counter.most_common()) for name, counter in counters.items()}
 
     def related_to_passage(self, passage_id: int, k: int = 5) -> list[Hit]:

@@ -24,6 +24,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from pioc_search.analysis import analyse
 from pioc_search.models import Document, Passage
 
 DB_NAME = "meta.sqlite"
@@ -33,6 +34,8 @@ BUILDING_SUFFIX = ".building"
 REMOVING_SUFFIX = ".removing"
 UNPUBLISHED = ".unpublished"
 LOCK_NAME = ".build.lock"
+SCHEMA_VERSION = 2  # bump when a version built before cannot be read or reused; builds then start afresh
+LEXICAL_WEIGHTS = (1.0, 0.5, 1.0)  # BM25 weight of a term in a passage's text, section, document title
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -49,20 +52,11 @@ CREATE TABLE passages (
 );
 CREATE INDEX passages_doc ON passages (doc_id, ordinal);
 CREATE INDEX passages_embed_hash ON passages (embed_hash);
-CREATE VIRTUAL TABLE passages_fts USING fts5(
-    text, section, content='passages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER passages_ai AFTER INSERT ON passages BEGIN
-    INSERT INTO passages_fts(rowid, text, section) VALUES (new.id, new.text, new.section);
-END;
+-- Analysed terms (pioc_search.analysis) of each passage's text and section and of its document's
+-- title, space-separated; the words as written stay in `passages` for display.
+CREATE VIRTUAL TABLE passages_fts USING fts5(text, section, title, tokenize='unicode61 remove_diacritics 0');
 CREATE TRIGGER passages_ad AFTER DELETE ON passages BEGIN
-    INSERT INTO passages_fts(passages_fts, rowid, text, section)
-    VALUES ('delete', old.id, old.text, old.section);
-END;
-CREATE TRIGGER passages_au AFTER UPDATE ON passages BEGIN
-    INSERT INTO passages_fts(passages_fts, rowid, text, section)
-    VALUES ('delete', old.id, old.text, old.section);
-    INSERT INTO passages_fts(rowid, text, section) VALUES (new.id, new.text, new.section);
+    DELETE FROM passages_fts WHERE rowid = old.id;
 END;
 """
 
@@ -239,6 +233,7 @@ class VersionWriter:
         self.conn.execute("PRAGMA journal_mode = WAL")
         if base is None:
             self.conn.executescript(SCHEMA)
+            self.set_meta({"schema": SCHEMA_VERSION})
 
     def remove_documents(self, doc_ids: Iterable[str]) -> None:
         ids: list[int] = []
@@ -262,6 +257,12 @@ class VersionWriter:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(p.id, p.doc_id, p.ordinal, p.text, p.section, p.page_start, p.page_end, h)
              for p, h in zip(passages, embed_hashes)],
+        )
+        title = " ".join(analyse(doc.title, doc.language))
+        self.conn.executemany(
+            "INSERT INTO passages_fts (rowid, text, section, title) VALUES (?, ?, ?, ?)",
+            [(p.id, " ".join(analyse(p.text, doc.language)), " ".join(analyse(p.section, doc.language)), title)
+             for p in passages],
         )
         if len(passages):
             self.index.add_with_ids(vectors, np.array([p.id for p in passages], dtype=np.int64))
@@ -296,6 +297,8 @@ def verify(conn: sqlite3.Connection, index: faiss.Index) -> None:
     known = {r[0] for r in conn.execute("SELECT id FROM passages")}
     if len(set(ids.tolist())) != len(ids) or not known.issuperset(ids.tolist()):
         raise VerificationError("vector ids do not match passage ids")
+    if conn.execute("SELECT COUNT(*) FROM passages_fts").fetchone()[0] != rows:
+        raise VerificationError("the lexical index does not hold one row per passage")
     orphans = conn.execute(
         "SELECT COUNT(*) FROM passages WHERE doc_id NOT IN (SELECT id FROM documents)").fetchone()[0]
     if orphans:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
+from pioc_search.analysis import NETWORK_LANGUAGES, UNDETERMINED
 from pioc_search.models import DOC_TYPES, Block, Document
 from pioc_search.sentences import fold
 
@@ -27,6 +29,9 @@ THEME_KEYWORDS = {
     "womens-leadership": ("women leaders", "women's leadership", "women mayors", "female leadership"),
     "data-and-observatories": ("observatory", "observatories", "data", "dashboard", "surveillance system"),
 }
+
+# The network's languages, and a few more that its members publish in: these are told apart, not guessed.
+DETECTABLE_LANGUAGES = (*NETWORK_LANGUAGES, "de", "it", "nl", "sw")
 
 FOLDER_TYPES = {"report": "report", "blog": "blog", "statement": "statement", "webinar": "webinar"}
 EXTENSION_TYPES = {".pdf": "report", ".html": "blog", ".htm": "blog", ".docx": "statement"}
@@ -98,11 +103,27 @@ def find_themes(text: str) -> list[str]:
     return [theme for theme, words in THEME_KEYWORDS.items() if any(w in folded for w in words)]
 
 
-def detect_language(text: str) -> str:
-    from langdetect import DetectorFactory, LangDetectException, detect
+MIN_WORDS = 3  # shorter text gets `und`: no detector tells "Cali" or "street lighting" apart reliably
+MIN_CONFIDENCE = 0.5  # lingua's relative confidence in the best language (above all others together)
+NOT_A_LANGUAGE = {"la"}  # Latin stands in for lorem-ipsum placeholder text, which is no document language
 
-    DetectorFactory.seed = 0
-    try:
-        return detect(text[:3000]) if text.strip() else "en"
-    except LangDetectException:
-        return "en"
+
+@lru_cache(maxsize=1)
+def _detector():  # type: ignore[no-untyped-def]
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    codes = [getattr(IsoCode639_1, code.upper()) for code in (*DETECTABLE_LANGUAGES, *NOT_A_LANGUAGE)]
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of the text's language among DETECTABLE_LANGUAGES, or `und` when the text is
+    too short or the detector is unsure (never a guess)."""
+    sample = text[:1000]  # plenty for a confident answer; detection time grows with length
+    if len(re.findall(r"[^\W\d_]{2,}", sample)) < MIN_WORDS:
+        return UNDETERMINED
+    ranked = _detector().compute_language_confidence_values(sample)
+    if not ranked or ranked[0].value < MIN_CONFIDENCE:
+        return UNDETERMINED
+    code = ranked[0].language.iso_code_639_1.name.lower()
+    return UNDETERMINED if code in NOT_A_LANGUAGE else code

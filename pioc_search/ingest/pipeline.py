@@ -210,7 +210,8 @@ def _usable_live_version(path: Path | None, embedder: Embedder, full: bool) -> s
     if full or path is None:
         return None
     live = store.IndexVersion(path)
-    return live if live.meta.get("model_id") == embedder.model_id else None
+    usable = live.meta.get("model_id") == embedder.model_id and live.meta.get("schema") == store.SCHEMA_VERSION
+    return live if usable else None
 
 
 def _classify(files: list[SourceFile], live: store.IndexVersion | None, report: BuildReport) -> list[SourceFile]:

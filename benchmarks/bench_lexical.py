@@ -1,0 +1,180 @@
+"""Lexical engines compared: SQLite FTS5 over pre-analysed terms vs tantivy, quality and latency.
+
+    .venv/bin/python benchmarks/bench_lexical.py [--passages 100000] [--queries 300]
+
+Quality: SciFact (../shared/evaldata/scifact, BEIR test qrels) indexed directly into each engine, one
+passage per abstract (title as its own field), no embeddings; nDCG@10 of lexical retrieval alone. The
+row "fts5 raw" is the index before issue 9 (unicode61 over raw text, no title, no stemming).
+Latency: the same corpus padded to --passages with synthetic passages, each 3-6 sentences drawn at
+random (seeded) from SciFact abstracts under a SciFact title, so term statistics stay those of real
+text; every SciFact question is run once per engine, p50/p95 in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pioc_search.analysis import analyse, question_terms  # noqa: E402
+from pioc_search.evaluate import ndcg_at_k, read_qrels  # noqa: E402
+from pioc_search.ingest.metadata import detect_language  # noqa: E402
+from pioc_search.sentences import split_sentences  # noqa: E402
+from pioc_search.store import LEXICAL_WEIGHTS  # noqa: E402
+
+SCIFACT = ROOT.parent / "shared" / "evaldata" / "scifact"
+Doc = tuple[str, str, str]  # (id, title, text)
+Search = Callable[[str], list[str]]
+
+
+def load() -> tuple[list[Doc], dict[str, str], dict[str, dict[str, int]]]:
+    docs = [(d["_id"], d.get("title", ""), d["text"]) for d in map(json.loads, open(SCIFACT / "corpus.jsonl"))]
+    qrels = read_qrels(SCIFACT / "qrels" / "test.tsv")
+    queries = {q["_id"]: q["text"] for q in map(json.loads, open(SCIFACT / "queries.jsonl")) if q["_id"] in qrels}
+    return docs, queries, qrels
+
+
+def synthetic(docs: list[Doc], total: int) -> list[Doc]:
+    rng = random.Random(9)
+    sentences = [s for _, _, text in docs for s in split_sentences(text)]
+    return [(f"syn{i}", rng.choice(docs)[1], " ".join(rng.choices(sentences, k=rng.randint(3, 6))))
+            for i in range(max(0, total - len(docs)))]
+
+
+def analysed(docs: list[Doc], language: str | None = None) -> list[tuple[str, str, str]]:
+    """(id, text terms, title terms), each document analysed in `language` or else its detected one."""
+    out = []
+    for doc_id, title, text in docs:
+        lang = language or detect_language(f"{title}. {text}")
+        out.append((doc_id, " ".join(analyse(text, lang)), " ".join(analyse(title, lang))))
+    return out
+
+
+OLD_STOPWORDS = frozenset(  # the question words the index dropped before issue 9
+    "a an and are as at be by did do does for from had has have how in is it its of on or that the their "
+    "there these this to was were what when where which who why will with would can could should our we "
+    "you your they them than then into about after before during any all more most much many some".split())
+
+
+def fts5_raw(docs: list[Doc], folder: Path) -> Search:
+    conn = sqlite3.connect(folder / "raw.sqlite")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(doc, text, tokenize='unicode61 remove_diacritics 2')")
+    conn.executemany("INSERT INTO f VALUES (?, ?)", [(d, text) for d, _, text in docs])
+    conn.commit()
+    from pioc_search.sentences import fold
+
+    def search(question: str) -> list[str]:
+        words = list(dict.fromkeys(w for w in re.findall(r"\w+", fold(question)) if w not in OLD_STOPWORDS))
+        query = " OR ".join(f'"{w}"' for w in words)
+        return [r[0] for r in conn.execute("SELECT doc FROM f WHERE f MATCH ? ORDER BY bm25(f) LIMIT 10", (query,))]
+    return search
+
+
+def fts5(docs: list[tuple[str, str, str]], folder: Path, weights: tuple[float, float, float]) -> Search:
+    conn = sqlite3.connect(folder / f"fts{len(docs)}.sqlite")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(doc UNINDEXED, text, section, title,"
+                 " tokenize='unicode61 remove_diacritics 0')")
+    conn.executemany("INSERT INTO f VALUES (?, ?, '', ?)", docs)
+    conn.commit()
+    sql = f"SELECT doc FROM f WHERE f MATCH ? ORDER BY bm25(f, 0, {', '.join(map(str, weights))}) LIMIT 10"
+
+    def search(question: str) -> list[str]:
+        terms = question_terms(question)
+        return [r[0] for r in conn.execute(sql, (" OR ".join(f'"{t}"' for t in terms),))] if terms else []
+    return search
+
+
+def tantivy_engine(docs: list[tuple[str, str, str]], folder: Path, weights: tuple[float, float, float],
+                   label: str = "fields") -> Search:
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("doc", stored=True, tokenizer_name="raw")
+    for name in ("text", "title"):
+        builder.add_text_field(name, tokenizer_name="whitespace")
+    schema = builder.build()
+    path = folder / f"tantivy-{label}-{len(docs)}"
+    path.mkdir()
+    index = tantivy.Index(schema, path=str(path))
+    writer = index.writer(heap_size=100_000_000, num_threads=1)
+    for doc_id, text, title in docs:
+        writer.add_document(tantivy.Document(doc=doc_id, text=text, title=title))
+    writer.commit()
+    writer.wait_merging_threads()
+    index.reload()
+    searcher = index.searcher()
+    boosts = {f: w for f, w in (("text", weights[0]), ("title", weights[2])) if w}
+
+    def search(question: str) -> list[str]:
+        clauses = [(tantivy.Occur.Should, tantivy.Query.boost_query(tantivy.Query.term_query(schema, f, t), b))
+                   for t in question_terms(question) for f, b in boosts.items()]
+        if not clauses:
+            return []
+        hits = searcher.search(tantivy.Query.boolean_query(clauses), 10).hits
+        return [searcher.doc(address)["doc"][0] for _, address in hits]
+    return search
+
+
+def tantivy_one_field(docs: list[tuple[str, str, str]], folder: Path, weights: tuple[float, float, float]) -> Search:
+    """tantivy with text and title terms in one field: plain BM25 over their concatenation."""
+    return tantivy_engine([(d, f"{text} {title}", "") for d, text, title in docs], folder, (1.0, 0.0, 0.0), "one")
+
+
+def quality(search: Search, queries: dict[str, str], qrels: dict[str, dict[str, int]]) -> float:
+    return sum(ndcg_at_k(search(q), qrels[qid]) for qid, q in queries.items()) / len(queries)
+
+
+def latency(search: Search, questions: list[str]) -> tuple[float, float]:
+    times = []
+    for question in questions:
+        tick = time.perf_counter()
+        search(question)
+        times.append((time.perf_counter() - tick) * 1000)
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.95)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--passages", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--weights", default=",".join(map(str, LEXICAL_WEIGHTS)), help="text,section,title")
+    args = parser.parse_args()
+    weights = tuple(float(w) for w in args.weights.split(","))
+    docs, queries, qrels = load()
+    queries = dict(list(queries.items())[: args.queries])
+    tick = time.perf_counter()
+    small = analysed(docs)
+    print(f"analysed {len(docs)} SciFact documents in {time.perf_counter() - tick:.1f}s")
+    large = small + analysed(synthetic(docs, args.passages), "en")  # SciFact is English; saves detection time
+    engines = {"fts5": fts5, "tantivy (text, title fields)": tantivy_engine,
+               "tantivy (one field)": tantivy_one_field}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        rows.append(("fts5 raw (before)", quality(fts5_raw(docs, folder), queries, qrels), None, None))
+        for name, build in engines.items():
+            ndcg = quality(build(small, folder, weights), queries, qrels)
+            tick = time.perf_counter()
+            big = build(large, folder, weights)
+            built = time.perf_counter() - tick
+            rows.append((name, ndcg, latency(big, list(queries.values())), built))
+    print(f"\n| engine | SciFact nDCG@10 | p50 ms @ {len(large)} | p95 ms | index build s |\n|---|---|---|---|---|")
+    for name, ndcg, lat, built in rows:
+        p50, p95 = lat if lat else ("", "")
+        print(f"| {name} | {ndcg:.3f} | {p50 if p50 == '' else f'{p50:.1f}'} | "
+              f"{p95 if p95 == '' else f'{p95:.1f}'} | {'' if built is None else f'{built:.0f}'} |")
+
+
+if __name__ == "__main__":
+    main()
