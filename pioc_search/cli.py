@@ -26,9 +26,9 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _embedder(settings: Settings):  # type: ignore[no-untyped-def]
-    from pioc_search.embed import Embedder
+    from pioc_search.embedders import load_embedder
 
-    return Embedder(settings.model_path, settings.batch_size)
+    return load_embedder(settings)
 
 
 @app.command()
