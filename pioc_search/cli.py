@@ -26,9 +26,13 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _embedder(settings: Settings):  # type: ignore[no-untyped-def]
-    from pioc_search.embedders import load_embedder
+    from pioc_search.embedders import UnknownModel, load_embedder
 
-    return load_embedder(settings)
+    try:
+        return load_embedder(settings)
+    except UnknownModel as error:
+        err.print(f"error: {error}")
+        raise typer.Exit(2) from error
 
 
 @app.command()
