@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import start_server, stop_server  # noqa: E402
 from pioc_search import store  # noqa: E402
-from pioc_search.embed import Embedder  # noqa: E402
+from pioc_search.embedders import Embedder, load_embedder  # noqa: E402
 from pioc_search.ingest.extract import SUPPORTED_EXTENSIONS, extract_file  # noqa: E402
 from pioc_search.ingest.pipeline import build_index, embedding_input  # noqa: E402
 from pioc_search.models import Document, Passage  # noqa: E402
@@ -87,7 +87,7 @@ def synthetic_index(root: Path, passages: int, words: list[str], rng: random.Ran
         batch = [Passage(d * per_doc + i + 1, doc.id, i, _synthetic_text(words, rng), "Body", None, None)
                  for i in range(per_doc)]
         writer.add_document(doc, "0", batch, ["0"] * per_doc, vectors[d * per_doc:(d + 1) * per_doc])
-    writer.set_meta({"model_id": Embedder.model_id, "dimension": 384, "built_at": "synthetic"})
+    writer.set_meta({"model_id": load_embedder(Settings.from_env()).model_id, "dimension": 384, "built_at": "synthetic"})
     store.publish(root, writer.finish())
 
 
@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
-    embedder = Embedder(Settings.from_env().model_path)
+    embedder = load_embedder(Settings.from_env())
     ingest = bench_ingest(embedder, args.copies)
     overhead = ingest["pipeline_s"] / ingest["model_only_s"] - 1
     print(f"\n## Ingest ({ingest['documents']} documents: the sample corpus x{args.copies})\n")

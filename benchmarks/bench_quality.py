@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pioc_search.embed import Embedder  # noqa: E402
+from pioc_search.embedders import Embedder, load_embedder  # noqa: E402
 from pioc_search.evaluate import (MODES, EvalSet, SetResult, evaluate, hybrid_wins, load_set,  # noqa: E402
                                   markdown_table)
 from pioc_search.settings import Settings  # noqa: E402
@@ -76,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
     modes = [m for m in parser.parse_args().modes.split(",") if m]
-    embedder = Embedder(Settings.from_env().model_path)
+    embedder = load_embedder(Settings.from_env())
     results: list[tuple[EvalSet, SetResult]] = []
     for evalset in sets():
         print(f"{evalset.name}: {len(evalset.queries)} questions …", file=sys.stderr, flush=True)

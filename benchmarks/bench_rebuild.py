@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pioc_search import store  # noqa: E402
-from pioc_search.embed import Embedder  # noqa: E402
+from pioc_search.embedders import Embedder, load_embedder  # noqa: E402
 from pioc_search.ingest.chunk import passage_id  # noqa: E402
 from pioc_search.ingest.discover import discover  # noqa: E402
 from pioc_search.ingest.pipeline import BuildReport, build_index  # noqa: E402
@@ -146,12 +146,12 @@ def main() -> None:
     try:
         # ---- 1. one new document into a 100k-passage index
         tick = time.perf_counter()
-        big_corpus, big_root = synthetic_index(work, args.passages, Embedder(settings.model_path))
+        big_corpus, big_root = synthetic_index(work, args.passages, load_embedder(settings))
         live = store.IndexVersion(store.current_version(big_root))
         print(f"synthetic index: {live.passage_count:,} passages in {len(live.documents):,} files "
               f"({time.perf_counter() - tick:.0f} s to generate)\n", file=sys.stderr)
 
-        cold = Embedder(settings.model_path, settings.batch_size)
+        cold = load_embedder(settings)
         new_report(big_corpus, "new-cold.md", 1)
         report = build_index(big_corpus, big_root, cold)
         assert report.added == ["reports/new-cold.md"] and len(report.unchanged) == len(live.documents), report
@@ -178,7 +178,7 @@ def main() -> None:
         first = build_index(corpus, root, cold)
         print(f"small corpus: {first.documents:,} documents, {first.passages:,} passages "
               f"(first build {time.perf_counter() - tick:.0f} s)\n", file=sys.stderr)
-        fresh = Embedder(settings.model_path, settings.batch_size)
+        fresh = load_embedder(settings)
         report = build_index(corpus, root, fresh)
         assert len(report.unchanged) == args.docs and report.embedded == 0 and fresh.calls == 0, report
         rows.append((f"re-ingest unchanged corpus of {args.docs:,} documents ({first.passages:,} passages), "

@@ -31,7 +31,7 @@ def outcomes(report) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    from pioc_search.embed import Embedder
+    from pioc_search.embedders import load_embedder
     from pioc_search.ingest.extract import ExtractOptions
     from pioc_search.ingest.pipeline import build_index
     from pioc_search.settings import Settings
@@ -39,7 +39,7 @@ def main() -> None:
     settings = Settings.from_env()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        report = build_index(REALFILES, Path(tmp), Embedder(settings.model_path),
+        report = build_index(REALFILES, Path(tmp), load_embedder(settings),
                              extract_options=ExtractOptions(ocr="--no-ocr" not in sys.argv))
     seconds = time.perf_counter() - started
     by_file = outcomes(report)

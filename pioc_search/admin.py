@@ -26,7 +26,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from pioc_search import store
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.discover import doc_id_for
 from pioc_search.ingest.extract import SUPPORTED_EXTENSIONS
 from pioc_search.ingest.extract import EnvironmentProblem

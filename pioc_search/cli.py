@@ -27,9 +27,13 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _embedder(settings: Settings):  # type: ignore[no-untyped-def]
-    from pioc_search.embed import Embedder
+    from pioc_search.embedders import UnknownModel, load_embedder
 
-    return Embedder(settings.model_path, settings.batch_size)
+    try:
+        return load_embedder(settings)
+    except UnknownModel as error:
+        err.print(f"error: {error}")
+        raise typer.Exit(2) from error
 
 
 @app.command()

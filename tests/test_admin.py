@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from pioc_search import store
 from pioc_search.admin import JobRunner, safe_file_name
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import BuildReport, build_index
 from pioc_search.server import create_app
 from pioc_search.settings import Settings

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from pioc_search import store
 from pioc_search.cli import app
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from conftest import ROOT
 from pioc_search import cli, store
 from pioc_search.cli import app
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.extract import MODULES, EnvironmentProblem
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.ingest.watchdog import Limits

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.chunk import MAX_TOKENS, chunk_blocks, passage_id
 from pioc_search.models import Block
 from pioc_search.sentences import sentence_spans, split_sentences

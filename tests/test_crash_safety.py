@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from conftest import ROOT
 from pioc_search import store
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.server import create_app
 from pioc_search.settings import Settings

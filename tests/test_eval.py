@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pioc_search.cli import app
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.evaluate import (evaluate, hybrid_wins, load_set, mrr_at_k, ndcg_at_k, read_qrels, recall_at_k,
                                   safe_name, score_run, write_corpus)
 from pioc_search.ingest.discover import doc_id_for

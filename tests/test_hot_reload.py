@@ -13,7 +13,7 @@ import httpx
 
 from conftest import ROOT, LiveServer, start_server, stop_server
 from pioc_search import store
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 
 CLI = Path(sys.executable).with_name("pioc-search")

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pioc_search import cli, store
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 
 SECTION = ("In {city} the violence interruption team of {n} outreach workers mediated {n} disputes this "

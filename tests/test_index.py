@@ -10,7 +10,7 @@ import pytest
 
 from conftest import CORPUS, BuiltIndex
 from pioc_search import store
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import embedding_input
 from pioc_search.models import DOC_TYPES
 

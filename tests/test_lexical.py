@@ -7,7 +7,7 @@ import pytest
 
 from pioc_search import store
 from pioc_search.analysis import analyse
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.metadata import detect_language
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.search import Searcher

@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, BuiltIndex
 from pioc_search import store
 from pioc_search.admin import ReportOut, report_dict
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.extract import ExtractOptions
 from pioc_search.ingest.pipeline import build_index, failure_kind
 from pioc_search.search import Searcher

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pioc_search import store
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.search import Filters, Searcher, fts_query, rrf
 from pioc_search.sentences import split_sentences

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import CORPUS, BuiltIndex, LiveServer
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.discover import doc_id_for
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.server import create_app

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pioc_search import store
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.ingest.chunk import chunk_blocks
 from pioc_search.ingest.discover import SourceFile, discover, doc_id_for
 from pioc_search.ingest.extract import (

@@ -58,7 +58,7 @@ def tesseract_languages(languages: Sequence[str]) -> str:
 
 
 def default_cache_dir() -> Path:
-    from pioc_search.embed import default_cache_dir as cache_root
+    from pioc_search.embedders.base import default_cache_dir as cache_root
 
     return cache_root() / "ocr"
 

@@ -1,0 +1,148 @@
+"""The interface every caller uses, whatever the model: passages and questions in, unit vectors out.
+
+A backend says how to tokenise, how to produce its ONNX file (cached after the first use) and
+which cosine thresholds fit its score range; batching, the question cache, the ONNX Runtime
+session and the cheap word-piece vectors are shared here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def default_cache_dir() -> Path:
+    """$PIOC_CACHE_DIR, else $XDG_CACHE_HOME/pioc-search, else ~/.cache/pioc-search."""
+    if os.environ.get("PIOC_CACHE_DIR"):
+        return Path(os.environ["PIOC_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pioc-search"
+
+
+def cached_file(target: Path, produce: Callable[[Path], None]) -> Path:
+    """`target`, produced once by `produce(partial_path)` and renamed into place atomically, so
+    concurrent processes never read half a file."""
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            produce(partial)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+    return target
+
+
+class Embedder(ABC):
+    """A sentence-embedding model on the CPU (ONNX Runtime); vectors are L2-normalised float32."""
+
+    model_id: str
+    dimension: int
+    answer_cosine: float  # the top hit must be at least this close to the question for an answer box
+    related_floor: float  # related material below this cosine is listed last
+
+    def __init__(self, batch_size: int = 32, cache_dir: Path | None = None) -> None:
+        self.batch_size = batch_size
+        self.cache_dir = cache_dir or default_cache_dir()
+        self.calls = 0  # number of texts encoded so far; lets tests prove what was re-embedded
+        self._query_cache = lru_cache(maxsize=1024)(lambda text: self._run([text], query=True)[0])
+        self._load_lock = threading.Lock()
+        self._session_value = None
+
+    # --- what a backend provides -------------------------------------------------------------
+    @property
+    @abstractmethod
+    def max_tokens(self) -> int:
+        """The model's input limit in tokens (longer inputs are truncated)."""
+
+    @abstractmethod
+    def _onnx_file(self) -> Path:
+        """The model's ONNX file (input_ids, attention_mask[, token_type_ids] → embedding)."""
+
+    @abstractmethod
+    def _token_ids(self, texts: Sequence[str], *, query: bool, model_input: bool) -> list[list[int]]:
+        """Token ids: with prefix, special markers and truncation when `model_input`, else the
+        text's own tokens only."""
+
+    @abstractmethod
+    def _word_piece_rows(self, ids: np.ndarray) -> np.ndarray:
+        """The model's input embeddings of these token ids (rows of its word-embedding table)."""
+
+    # --- shared ------------------------------------------------------------------------------
+    def load(self) -> None:
+        """Load the model now rather than on first use."""
+        _ = self._session
+
+    @property
+    def _session(self):  # type: ignore[no-untyped-def]
+        if self._session_value is None:
+            with self._load_lock:  # two first requests at once build one session
+                if self._session_value is None:
+                    self._session_value = self._new_session()
+        return self._session_value
+
+    def _new_session(self):  # type: ignore[no-untyped-def]
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+        options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads free the core
+        return onnxruntime.InferenceSession(str(self._onnx_file()), options, providers=["CPUExecutionProvider"])
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Token counts of the texts themselves (no prefix, no special markers)."""
+        return [len(ids) for ids in self._token_ids(texts, query=False, model_input=False)]
+
+    def encode(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Passage vectors, shape (len(texts), dimension), encoded in batches."""
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad less
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            out[rows] = self._run([texts[i] for i in rows], query=False)
+            if on_batch:
+                on_batch(len(rows))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """The question's vector; repeated questions (next page, another filter) are not re-encoded."""
+        return self._query_cache(text).copy()
+
+    def clear_query_cache(self) -> None:
+        """Forget cached question vectors (for timing runs that must encode every question)."""
+        self._query_cache.cache_clear()
+
+    def _run(self, batch: list[str], *, query: bool) -> np.ndarray:
+        ids = self._token_ids(batch, query=query, model_input=True)
+        width = max(len(row) for row in ids)
+        input_ids = np.full((len(ids), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for i, row in enumerate(ids):
+            input_ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        feed = {"input_ids": input_ids, "attention_mask": mask}
+        if any(i.name == "token_type_ids" for i in self._session.get_inputs()):
+            feed["token_type_ids"] = np.zeros_like(input_ids)
+        self.calls += len(batch)
+        return self._session.run(None, feed)[0]
+
+    _pad_id = 0
+
+    def word_piece_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length mean of each text's unit-length word-piece input embeddings: a bag-of-words
+        sense of meaning at a tiny fraction of a full encoding's cost (used to pick a sentence)."""
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, row in enumerate(self._token_ids(texts, query=False, model_input=False)):
+            if row:
+                table = self._word_piece_rows(np.asarray(row))
+                vectors[i] = (table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-9)).mean(axis=0)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
