@@ -13,7 +13,7 @@ import io
 from pathlib import Path
 
 from babel import Locale, negotiate_locale
-from babel.dates import format_date, format_skeleton
+from babel.dates import format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -106,7 +106,6 @@ def nice_date(value: str | None, lang: str) -> str:
         when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return value
-    if "T" not in value:
-        return format_date(when.date(), "medium", locale=lang)
     when = when.astimezone(dt.timezone.utc) if when.tzinfo else when
-    return format_skeleton("yMMMdHm", when.replace(tzinfo=None), locale=lang) + " UTC"
+    day = format_skeleton("yMMMd", when.date(), locale=lang)
+    return f"{day}, {when:%H:%M} UTC" if "T" in value else day

@@ -70,7 +70,8 @@ class BadQuery(ValueError):
 
     def text(self, lang: str) -> str:
         gettext = i18n.translations(lang).gettext
-        return gettext(self.message) % {k: gettext(v) if k == "what" else v for k, v in self.values.items()}
+        shown = {"what": gettext, "length": lambda n: i18n.number(n, lang)}
+        return gettext(self.message) % {k: shown.get(k, str)(v) for k, v in self.values.items()}
 
 
 def _int(params: QueryParams, name: str, low: int, high: int, what: str) -> int | None:
