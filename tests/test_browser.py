@@ -97,7 +97,7 @@ def test_question_shows_expected_document_with_highlighted_sentence(page: Page) 
     assert any(item["answer_contains"] in m for m in marks), marks
     expect(hit.locator(".badge")).to_have_text("Report")
     expect(hit.locator(".cities")).to_contain_text("Cali")
-    expect(hit.locator(".where")).to_contain_text(re.compile(r"Page \d"))
+    expect(hit.locator(".where")).to_contain_text(re.compile(r"Pages? \d"))
     expect(hit.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\d"))
     expect(hit.locator("a.source-link")).to_have_attribute("href", re.compile(r"/file#page=\d+$"))
 
@@ -171,7 +171,7 @@ def test_open_related_result_and_document_page(page: Page) -> None:
 
     page.goto(f"/doc/{EXPECTED_DOC}")
     expect(page.locator(".facts")).to_contain_text("Cali")
-    expect(page.locator(".passage .where").first).to_contain_text(re.compile(r"Page \d"))
+    expect(page.locator(".passage .where").first).to_contain_text(re.compile(r"Pages? \d"))
     own_cities = {"Cali", "Medellín"}
     for cities in page.locator("#related .cities").all_text_contents():
         assert not own_cities & set(cities.split(", ")), "related material comes from other cities"
