@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
+from markupsafe import Markup
 from jinja2.runtime import Context
 from starlette.datastructures import QueryParams
 
@@ -261,6 +262,7 @@ templates.env.globals.update(
     plural_label=_in_lang(plural_label), language_name=_in_lang(i18n.language_name),
     number=_in_lang(i18n.number))
 templates.env.filters["nice_date"] = _in_lang(i18n.nice_date)
+templates.env.filters["bdi"] = lambda text: Markup("<bdi>%s</bdi>") % text  # user text in a sentence
 
 
 def index_status(searcher: Searcher | None) -> dict[str, Any] | None:
