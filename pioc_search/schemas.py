@@ -65,6 +65,7 @@ class AnswerOut(BaseModel):
     """The sentence that answers the question, given only when the evidence is strong."""
 
     sentence: str
+    language: str  # the document's language: the sentence is quoted as written, never translated
     passage_id: int
     start: int
     end: int
@@ -145,7 +146,8 @@ def answer_out(answer: Answer | None) -> AnswerOut | None:
     if answer is None:
         return None
     hit, span = answer.hit, answer.span
-    return AnswerOut(sentence=hit.text[span.start:span.end], passage_id=hit.passage_id, start=span.start,
+    return AnswerOut(sentence=hit.text[span.start:span.end], language=hit.document.language,
+                     passage_id=hit.passage_id, start=span.start,
                      end=span.end, document=summary(hit.document), page=hit.page_start,
                      source_link=file_link(hit.document, hit.page_start))
 

@@ -7,7 +7,6 @@ so every page can be shared as a link and the back button works.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,41 +16,65 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from markupsafe import Markup
+from jinja2.runtime import Context
 from starlette.datastructures import QueryParams
 
 import pioc_search.schemas as api
 from pioc_search.models import Document
 from pioc_search.search import Filters, Hit, SearchResult, Searcher
 from pioc_search.security import strip_controls
+from pioc_search.web import i18n
+from pioc_search.web.i18n import N_
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.add_extension("jinja2.ext.i18n")
 templates.env.trim_blocks = templates.env.lstrip_blocks = True
 templates.env.finalize = strip_controls  # no control character from a file ever reaches a page
+templates.env.policies["ext.i18n.trimmed"] = True
 log = logging.getLogger(__name__)
 
 PAGE = 10  # results per "page"; "more results" asks for PAGE more
 MAX_K = 100
 SNIPPET_CONTEXT = 220  # characters of passage text shown either side of the answer sentences
-FACETS = {"doc_type": "Document type", "city": "City", "theme": "Theme"}
-MODES = {"hybrid": "Meaning and words", "dense": "Meaning only", "lexical": "Exact words only"}
+# Every user-visible string goes through the catalogue: N_ marks it here, gettext translates it when shown.
+FACETS = {"doc_type": N_("Document type"), "city": N_("City"), "theme": N_("Theme"), "language": N_("Language")}
+MODES = {"hybrid": N_("Meaning and words"), "dense": N_("Meaning only"), "lexical": N_("Exact words only")}
 EXAMPLES = [
-    "Did street lighting reduce robberies in Cali?",
-    "How do violence interrupters work with young people?",
-    "What happened to domestic violence during the COVID-19 lockdowns?",
-    "How can public transport be made safer for women?",
+    N_("Did street lighting reduce robberies in Cali?"),
+    N_("How do violence interrupters work with young people?"),
+    N_("What happened to domestic violence during the COVID-19 lockdowns?"),
+    N_("How can public transport be made safer for women?"),
 ]
-LABELS = {"covid-19": "COVID-19", "womens-leadership": "Women's leadership",
-          "gender-based-violence": "Gender-based violence"}
-MEDIA = {"application/pdf": "PDF", "text/html": "web page", "text/markdown": "text", "text/plain": "text",
-         "text/vtt": "transcript", "application/x-subrip": "transcript",
-         "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word document"}
+LABELS = {  # document types and the themes of the controlled vocabulary (corpus/catalogue.yaml)
+    "report": N_("Report"), "blog": N_("Blog"), "statement": N_("Statement"), "webinar": N_("Webinar"),
+    "violence-interruption": N_("Violence interruption"), "youth": N_("Youth"), "urban-design": N_("Urban design"),
+    "community-policing": N_("Community policing"), "gender-based-violence": N_("Gender-based violence"),
+    "covid-19": N_("COVID-19"), "womens-leadership": N_("Women's leadership"),
+    "data-and-observatories": N_("Data and observatories"),
+}
+PLURALS = {"report": N_("Reports"), "blog": N_("Blogs"), "statement": N_("Statements"), "webinar": N_("Webinars")}
+MEDIA = {"application/pdf": N_("PDF"), "text/html": N_("web page"), "text/markdown": N_("text"),
+         "text/plain": N_("text"), "text/vtt": N_("transcript"), "application/x-subrip": N_("transcript"),
+         "application/vnd.openxmlformats-officedocument.wordprocessingml.document": N_("Word document")}
+OTHER_MEDIA = N_("file")
 
 
 class BadQuery(ValueError):
-    """A search the page cannot run; the message is shown to the user as is."""
+    """A search the page cannot run: a catalogue message and its values, shown to the user translated."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message % values)
+        self.message, self.values = message, values
+
+    def text(self, lang: str) -> str:
+        gettext = i18n.translations(lang).gettext
+        shown = {"what": gettext, "length": lambda n: i18n.number(n, lang)}
+        return gettext(self.message) % {k: shown.get(k, str)(v) for k, v in self.values.items()}
 
 
 def _int(params: QueryParams, name: str, low: int, high: int, what: str) -> int | None:
@@ -59,7 +82,8 @@ def _int(params: QueryParams, name: str, low: int, high: int, what: str) -> int 
     if not raw:
         return None
     if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
-        raise BadQuery(f"{what} must be a whole number from {low} to {high}, not “{raw[:20]}”.")
+        raise BadQuery(N_("%(what)s must be a whole number from %(low)s to %(high)s, not “%(raw)s”."),
+                       what=what, low=low, high=high, raw=raw[:20])
     return int(raw)
 
 
@@ -75,6 +99,8 @@ class Query:
     year_to: int | None = None
     mode: str = "hybrid"
     k: int = PAGE
+    language: tuple[str, ...] = ()
+    lang: str = i18n.DEFAULT  # the interface language, carried on every link
 
     @classmethod
     def parse(cls, params: QueryParams) -> Query:
@@ -83,23 +109,25 @@ class Query:
 
         q = params.get("q", "").strip()
         if len(q) > api.MAX_QUERY_CHARS:
-            raise BadQuery(f"Your question is {len(q):,} characters long; the limit is {api.MAX_QUERY_CHARS}. "
-                           "Shorten it to the words that matter most and search again.")
+            raise BadQuery(N_("Your question is %(length)s characters long; the limit is %(limit)s. "
+                              "Shorten it to the words that matter most and search again."),
+                           length=len(q), limit=api.MAX_QUERY_CHARS)
         mode = params.get("mode") or "hybrid"
         if mode not in MODES:
-            raise BadQuery(f"“{mode[:20]}” is not a search mode; choose one of: {', '.join(MODES.values())}.")
+            raise BadQuery(N_("“%(mode)s” is not a search mode; choose one from the list."), mode=mode[:20])
         query = cls(q, values("doc_type"), values("city"), values("theme"),
-                    _int(params, "year_from", 1900, 2100, "The first year"),
-                    _int(params, "year_to", 1900, 2100, "The last year"),
-                    mode, _int(params, "k", 1, MAX_K, "The number of results") or PAGE)
+                    _int(params, "year_from", 1900, 2100, N_("The first year")),
+                    _int(params, "year_to", 1900, 2100, N_("The last year")),
+                    mode, _int(params, "k", 1, MAX_K, N_("The number of results")) or PAGE, values("language"))
         if query.year_from and query.year_to and query.year_from > query.year_to:
-            raise BadQuery(f"The first year ({query.year_from}) is after the last year ({query.year_to}).")
+            raise BadQuery(N_("The first year (%(first)s) is after the last year (%(last)s)."),
+                           first=query.year_from, last=query.year_to)
         return query
 
     def filters(self, without: str | None = None) -> Filters:
         """The search filters, optionally without one facet (to count that facet's other values)."""
         q = self.cleared(without) if without else self
-        return Filters(q.doc_type, q.city, q.theme, (), q.year_from, q.year_to)
+        return Filters(q.doc_type, q.city, q.theme, q.language, q.year_from, q.year_to)
 
     def cleared(self, name: str) -> Query:
         return replace(self, year_from=None, year_to=None) if name == "year" else replace(self, **{name: ()})
@@ -116,20 +144,22 @@ class Query:
         pairs += [(name, getattr(query, name)) for name in ("year_from", "year_to") if getattr(query, name)]
         pairs += [("mode", query.mode)] if query.mode != "hybrid" else []
         pairs += [("k", query.k)] if query.k != PAGE else []
-        return "/?" + urlencode(pairs)
+        return "/?" + urlencode([*pairs, ("lang", query.lang)])
 
     def chips(self) -> list[tuple[str, str]]:
-        """The active filters as (description, link without it)."""
-        chips = [(f"{FACETS[name]}: {label(value)}",
+        """The active filters as (description, link without it), in the interface language."""
+        gettext = i18n.translations(self.lang).gettext
+        chips = [(gettext("%(facet)s: %(value)s") % {"facet": gettext(FACETS[name]),
+                                                      "value": option_label(name, value, self.lang)},
                   self.url(**{name: tuple(v for v in getattr(self, name) if v != value)}))
                  for name in FACETS for value in getattr(self, name)]
         if self.year_from or self.year_to:
             years = f"{self.year_from or '…'}–{self.year_to or '…'}"
-            chips.append((f"Years: {years}", self.url(year_from=None, year_to=None)))
+            chips.append((gettext("Years: %(years)s") % {"years": years}, self.url(year_from=None, year_to=None)))
         return chips
 
     def without_filters(self) -> str:
-        return self.url(doc_type=(), city=(), theme=(), year_from=None, year_to=None)
+        return self.url(doc_type=(), city=(), theme=(), language=(), year_from=None, year_to=None)
 
 
 @dataclass
@@ -147,36 +177,41 @@ class Facet:
     options: list[Option]
 
 
-def label(value: str) -> str:
-    """'community-policing' → 'Community policing'."""
+def label(value: str, lang: str = i18n.DEFAULT) -> str:
+    """'community-policing' → 'Community policing' (or its translation when the catalogue has it)."""
     if value in LABELS:
-        return LABELS[value]
+        return i18n.translations(lang).gettext(LABELS[value])
     return value.replace("-", " ").capitalize() if value.islower() or "-" in value else value
 
 
-def doc_url(doc: Document, passage_id: int | None = None) -> str:
-    return f"/doc/{quote(doc.id, safe='')}" + (f"#p{passage_id}" if passage_id is not None else "")
+def plural_label(value: str, lang: str = i18n.DEFAULT) -> str:
+    """'report' → 'Reports' in the interface language."""
+    return i18n.translations(lang).gettext(PLURALS[value]) if value in PLURALS else label(value, lang)
 
 
-def media_label(doc: Document) -> str:
-    return MEDIA.get(doc.media_type, "file")
+def option_label(facet: str, value: str, lang: str) -> str:
+    """A facet value as shown: languages by their name in the interface language, others by label()."""
+    return i18n.language_name(value, lang) if facet == "language" else label(value, lang)
+
+
+def with_lang(url: str, lang: str) -> str:
+    """An internal link that keeps the interface language: '/doc/x#p3' → '/doc/x?lang=es#p3'."""
+    path, hash_, fragment = url.partition("#")
+    return f"{path}{'&' if '?' in path else '?'}lang={lang}{hash_}{fragment}"
+
+
+def doc_url(doc: Document, passage_id: int | None = None, lang: str = i18n.DEFAULT) -> str:
+    url = f"/doc/{quote(doc.id, safe='')}" + (f"#p{passage_id}" if passage_id is not None else "")
+    return with_lang(url, lang)
+
+
+def media_label(doc: Document, lang: str = i18n.DEFAULT) -> str:
+    return i18n.translations(lang).gettext(MEDIA.get(doc.media_type, OTHER_MEDIA))
 
 
 def web_link(url: str | None) -> str | None:
     """Only http(s) links from metadata become hrefs."""
     return url if url and url.lower().startswith(("http://", "https://")) else None
-
-
-def nice_date(value: str | None) -> str:
-    """'2023-09-14' → '14 Sep 2023'; built_at timestamps get a UTC time."""
-    if not value:
-        return ""
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    day = f"{when.day} {when:%b %Y}"
-    return f"{day}, {when:%H:%M} UTC" if "T" in value else day
 
 
 def snippet(hit: Hit, context: int = SNIPPET_CONTEXT) -> list[tuple[str, bool]]:
@@ -207,9 +242,29 @@ def snippet(hit: Hit, context: int = SNIPPET_CONTEXT) -> list[tuple[str, bool]]:
     return pieces
 
 
-templates.env.globals.update(label=label, doc_url=doc_url, source_url=lambda d, p=None: api.file_link(d, p),
-                             media_label=media_label, web_link=web_link, snippet=snippet, modes=MODES)
-templates.env.filters["nice_date"] = nice_date
+def _in_lang(function: Any) -> Any:
+    """A template helper that receives the page's interface language as its `lang` argument."""
+    return pass_context(lambda context, *args: function(*args, lang=context["lang"]))
+
+
+@pass_context
+def _gettext(context: Context, message: str) -> str:
+    return i18n.translations(context["lang"]).gettext(message)
+
+
+@pass_context
+def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
+    return i18n.translations(context["lang"]).ngettext(singular, plural, n)
+
+
+templates.env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+templates.env.globals.update(
+    label=_in_lang(label), doc_url=_in_lang(doc_url), link=_in_lang(with_lang), media_label=_in_lang(media_label),
+    source_url=lambda d, p=None: api.file_link(d, p), web_link=web_link, snippet=snippet, modes=MODES,
+    plural_label=_in_lang(plural_label), language_name=_in_lang(i18n.language_name),
+    number=_in_lang(i18n.number))
+templates.env.filters["nice_date"] = _in_lang(i18n.nice_date)
+templates.env.filters["bdi"] = lambda text: Markup("<bdi>%s</bdi>") % text  # user text in a sentence
 
 
 def index_status(searcher: Searcher | None) -> dict[str, Any] | None:
@@ -227,28 +282,43 @@ def live_searcher(request: Request) -> Searcher | None:
         return None
 
 
+def interface_language(request: Request) -> str:
+    """`?lang=` when it names an interface language, else the best match for the browser's Accept-Language."""
+    return i18n.choose(request.query_params.get("lang"), request.headers.get("accept-language"))
+
+
+def switcher(request: Request, lang: str) -> list[dict[str, Any]]:
+    """The language switcher: this same page (query, filters and all) in each interface language."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return [{"code": code, "name": i18n.own_name(code), "current": code == lang,
+             "url": request.url.path + "?" + urlencode([*params, ("lang", code)])} for code in i18n.LANGUAGES]
+
+
 def render(request: Request, name: str, status: int = 200, searcher: Searcher | None = None,
            **context: Any) -> HTMLResponse:
-    """A page with the index status in its footer."""
+    """A page in the interface language, with the index status in its footer."""
     searcher = searcher or live_searcher(request)
-    return templates.TemplateResponse(request, name, {"status": index_status(searcher), **context},
-                                      status_code=status)
+    lang = interface_language(request)
+    return templates.TemplateResponse(
+        request, name, {"status": index_status(searcher), "lang": lang, "dir": i18n.direction(lang),
+                        "languages": switcher(request, lang), **context},
+        status_code=status, headers={"Content-Language": lang, "Vary": "Accept-Language"})
 
 
 def unavailable(request: Request) -> HTMLResponse:
-    return render(request, "error.html", 503, title="The library is not ready yet",
-                  message="No search index has been built yet, so there is nothing to search. "
-                          "An administrator can build one with the command pioc-search ingest; please try again later.")
+    return render(request, "error.html", 503, title=N_("The library is not ready yet"),
+                  message=N_("No search index has been built yet, so there is nothing to search. An administrator "
+                             "can build one with the command pioc-search ingest; please try again later."))
 
 
-def not_found(request: Request, searcher: Searcher, what: str) -> HTMLResponse:
-    return render(request, "error.html", 404, searcher, title=f"{what} not found",
-                  message=f"There is no {what.lower()} at this address. It may have been removed from the library.")
+def not_found(request: Request, searcher: Searcher, title: str, message: str) -> HTMLResponse:
+    return render(request, "error.html", 404, searcher, title=title, message=message)
 
 
 def facets(searcher: Searcher, query: Query, result: SearchResult) -> tuple[list[Facet], list[tuple[str, int]]]:
     """Facet options with document counts. A filtered facet counts its values as if it were not
-    filtered, so choosing a second value (which widens the search) shows what it would add."""
+    filtered, so choosing a second value (which widens the search) shows what it would add.
+    The language facet is shown only when the index counts languages and finds more than none."""
     counts = dict(result.facets)
     for name in [*FACETS, "year"]:
         if query.cleared(name) != query:
@@ -258,7 +328,9 @@ def facets(searcher: Searcher, query: Query, result: SearchResult) -> tuple[list
     for name, title in FACETS.items():
         chosen = getattr(query, name)
         values = {**{v: 0 for v in chosen}, **counts.get(name, {})}
-        options = [Option(v, label(v), n, v in chosen) for v, n in values.items()]
+        if name == "language" and not values:
+            continue
+        options = [Option(v, option_label(name, v, query.lang), n, v in chosen) for v, n in values.items()]
         options.sort(key=lambda o: (not o.checked, -o.count, o.label.lower()))
         views.append(Facet(name, title, options))
     years = {**{str(y): 0 for y in (query.year_from, query.year_to) if y}, **counts.get("year", {})}
@@ -268,11 +340,12 @@ def facets(searcher: Searcher, query: Query, result: SearchResult) -> tuple[list
 @router.get("/", response_class=HTMLResponse)
 def search_page(request: Request) -> HTMLResponse:
     """The search page: a question box, results with citations, facet filters."""
+    lang = interface_language(request)
     try:
-        query = Query.parse(request.query_params)
+        query = replace(Query.parse(request.query_params), lang=lang)
     except BadQuery as error:
-        return render(request, "search.html", 400, query=Query(q=request.query_params.get("q", "")),
-                      error=str(error), examples=EXAMPLES)
+        return render(request, "search.html", 400, query=Query(q=request.query_params.get("q", ""), lang=lang),
+                      error=error.text(lang), examples=EXAMPLES)
     if not query.q:
         return render(request, "search.html", query=query, examples=EXAMPLES)
     searcher = live_searcher(request)
@@ -285,7 +358,8 @@ def search_page(request: Request) -> HTMLResponse:
     except Exception:  # noqa: BLE001 - show a page, never a stack trace
         log.exception("search failed for %r", query)
         return render(request, "search.html", 500, searcher, query=query, examples=EXAMPLES,
-                      error="Something went wrong on our side while searching. Please try again in a moment.")
+                      error=i18n.translations(lang).gettext(
+                          N_("Something went wrong on our side while searching. Please try again in a moment.")))
     more = len(result.hits) >= query.k and result.total > query.k and query.k < MAX_K
     return render(request, "search.html", searcher=searcher, query=query, result=result, facets=facet_views,
                   years=years, examples=EXAMPLES, documents=sum(result.facets.get("doc_type", {}).values()),
@@ -300,7 +374,8 @@ def document_page(request: Request, doc_id: str) -> HTMLResponse:
         return unavailable(request)
     doc = searcher.version.documents.get(doc_id)
     if doc is None:
-        return not_found(request, searcher, "Document")
+        return not_found(request, searcher, N_("Document not found"),
+                         N_("There is no document at this address. It may have been removed from the library."))
     passages = searcher.version.document_passages(doc.id)
     related = [h for h in searcher.related_to_document(doc.id, 10) if not set(h.document.cities) & set(doc.cities)]
     return render(request, "document.html", searcher=searcher, doc=doc, passages=passages, related=related[:5])
@@ -315,7 +390,8 @@ def related_page(request: Request, passage_id: str) -> HTMLResponse:
     pid = int(passage_id) if passage_id.isascii() and passage_id.isdigit() and len(passage_id) < 19 else None
     row = searcher.version.passages([pid]).get(pid) if pid is not None else None
     if row is None:
-        return not_found(request, searcher, "Passage")
+        return not_found(request, searcher, N_("Passage not found"),
+                         N_("There is no passage at this address. It may have been removed from the library."))
     doc = searcher.version.documents[row["doc_id"]]
     return render(request, "related.html", searcher=searcher, doc=doc, passage=row,
                   related=searcher.related_to_passage(pid, 6))  # type: ignore[arg-type]
