@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -216,24 +217,27 @@ def rollback(index_dir: IndexDir = None) -> None:
 @app.command("eval")
 def eval_(
     sources: Annotated[list[Path], typer.Argument(
-        help="BEIR folders (corpus.jsonl, queries.jsonl, qrels.tsv or qrels/test.tsv) and/or questions "
-             ".jsonl files (one {id, question, relevant_docs: \\[corpus paths]} a line, over --corpus).")],
+        help="BEIR folders (queries.jsonl, qrels.tsv or qrels/test.tsv, and corpus.jsonl or a corpus.ref naming the "
+             "folder whose corpus it shares) and/or questions .jsonl files (one {id, question, relevant_docs: "
+             "\\[corpus paths]} a line, over --corpus).")],
     corpus: Annotated[Optional[Path], typer.Option(
         help="Corpus folder that questions .jsonl files refer to \\[env PIOC_CORPUS_DIR, default corpus/].")] = None,
     modes: Annotated[str, typer.Option(help="Comma-separated modes to compare.")] = "hybrid,dense,lexical",
     k: Annotated[int, typer.Option("--k", min=10, max=1000, help="Passages retrieved per question.")] = 100,
     work_dir: Annotated[Optional[Path], typer.Option(
-        help="Where each set's corpus copy and index are kept, reused by later runs \\[default <index-dir>/eval].")] = None,
+        help="Cache of written corpora and their indexes, one per corpus and model, reused by later runs "
+             "\\[default <index-dir>/eval].")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the scores to this JSON file.")] = None,
 ) -> None:
-    """Score retrieval per mode: nDCG@10, Recall@10, Recall@100, MRR@10 (document-level; each set is indexed
-    by the real pipeline in its own work folder).
+    """Score retrieval per mode: nDCG@10, Recall@10, Recall@100, MRR@10 (document-level). Each distinct corpus
+    is indexed once per model by the real pipeline, however many query sets (e.g. translations) share it.
 
-    Examples: `pioc-search eval tests/data/questions.jsonl --corpus corpus` or `pioc-search eval data/scifact`.
+    Examples: `pioc-search eval tests/data/questions.jsonl --corpus corpus` or
+    `pioc-search eval evaldata/scifact-en evaldata/scifact-es evaldata/scifact-ar`.
     """
     import json
 
-    from pioc_search.evaluate import MODES, evaluate, load_set
+    from pioc_search.evaluate import MODES, evaluate_many, load_set
     from pioc_search.ingest.extract import EnvironmentProblem
     from pioc_search.ingest.pipeline import build_settings
 
@@ -242,23 +246,53 @@ def eval_(
     if not chosen or any(m not in MODES for m in chosen):
         err.print("[red]error:[/] --modes must list hybrid, dense and/or lexical")
         raise typer.Exit(2)
-    embedder = _embedder(settings)
-    table = Table("set", "mode", "nDCG@10", "R@10", "R@100", "MRR@10", "queries", "q/s", title="Retrieval quality")
-    rows: list[dict[str, object]] = []
+    evalsets = []
     for source in sources:
         try:
-            evalset = load_set(source, work_dir or settings.index_dir / "eval", settings.corpus_dir)
-            with err.status(f"indexing and asking {len(evalset.queries)} questions of {evalset.name} …"):
-                result = evaluate(evalset, embedder, chosen, k, build_settings(settings))  # type: ignore[arg-type]
-        except (OSError, ValueError, KeyError, store.BuildInProgress, EnvironmentProblem) as exc:
+            evalsets.append(load_set(source, work_dir or settings.index_dir / "eval", settings.corpus_dir))
+        except (OSError, ValueError, KeyError) as exc:
             err.print(f"[red]error:[/] {source}: {exc}")
             raise typer.Exit(2) from None
-        if result.build.failed:
-            err.print(f"[yellow]warning:[/] {evalset.name}: {len(result.build.failed)} file(s) could not be indexed")
-        for row in result.rows():
-            rows.append(row)
-            table.add_row(*(f"{v:.4f}" if isinstance(v, float) and key != "queries_per_second" else str(v)
-                            for key, v in row.items()))
-    console.print(table)
+    embedder = _embedder(settings)
+    try:
+        with err.status("indexing …") as status:
+            results = evaluate_many(evalsets, embedder, chosen, k,  # type: ignore[arg-type]
+                                    on_set=lambda s: status.update(f"{s.name}: {len(s.queries)} questions …"),
+                                    build=build_settings(settings))
+    except (OSError, ValueError, store.BuildInProgress, EnvironmentProblem) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    _print_scores(results)
     if json_out:
-        json_out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        json_out.write_text(json.dumps([row for r in results for row in r.rows()], indent=2) + "\n", encoding="utf-8")
+
+
+def _print_scores(results) -> None:  # type: ignore[no-untyped-def]
+    """One row per set and mode, then nDCG@10 per language and mode (with the ratio to English)."""
+    from pioc_search.evaluate import language_ratios
+
+    table = Table("set", "language", "mode", "nDCG@10", "R@10", "R@100", "MRR@10", "queries", "q/s",
+                  title=f"Retrieval quality ({results[0].model if results else ''})")
+    for result in results:
+        if result.build.failed:
+            err.print(f"[yellow]warning:[/] {result.name}: {len(result.build.failed)} file(s) could not be indexed")
+        for m in result.modes:
+            s = m.scores
+            table.add_row(result.name, result.language, m.mode, *(f"{s[key]:.4f}" for key in s),
+                          str(m.queries), f"{m.queries_per_second:.1f}")
+    _print_wide(table)
+    ratios = language_ratios(results)
+    if ratios:
+        by_language = Table("set", "language", *(m.mode for m in results[0].modes),
+                            title="nDCG@10 per language and mode (× the English set on the same queries)")
+        for result in results:
+            by_language.add_row(result.name, result.language, *(
+                f"{m.scores['ndcg@10']:.4f} (×{ratios[(result.name, m.mode)]:.2f})"
+                if (result.name, m.mode) in ratios else f"{m.scores['ndcg@10']:.4f}" for m in result.modes))
+        _print_wide(by_language)
+
+
+def _print_wide(table: Table) -> None:
+    """Print a table at its natural width, never squeezed or cropped to the terminal's."""
+    width = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    Console(file=console.file, width=max(width, console.width), soft_wrap=True).print(table)

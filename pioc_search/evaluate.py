@@ -2,19 +2,24 @@
 
 Two kinds of question set share one code path (an `EvalSet`: questions, graded judgements, a corpus):
 - a BEIR directory (corpus.jsonl, queries.jsonl, qrels.tsv or qrels/test.tsv): its corpus is written
-  out as text files with YAML front matter and indexed by the real ingest pipeline;
+  out as text files with YAML front matter and indexed by the real ingest pipeline. Instead of a
+  corpus.jsonl the folder may hold `corpus.ref`, one line naming (relative to the folder) another BEIR
+  folder whose corpus it shares — how translated query sets reuse one English corpus;
 - a questions .jsonl file over a corpus folder, one {"id", "question", "relevant_docs": [paths]} a line.
-Indexes live in a work folder per set and are updated incrementally, so a second run re-embeds nothing.
+Indexes live under the work folder keyed by corpus (content hash of corpus.jsonl, or the corpus folder's
+path) and model id: sets sharing a corpus share one index, built once per model, and the pipeline's
+incremental build makes a re-run embed nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +27,11 @@ from typing import Any
 import yaml
 
 from pioc_search import store
-from pioc_search.embedders import Embedder
+from pioc_search.embedders import Embedder, load_embedder
 from pioc_search.ingest.discover import doc_id_for
 from pioc_search.ingest.pipeline import BuildReport, build_index
 from pioc_search.search import Hit, Mode, Searcher
+from pioc_search.settings import Settings
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
 Qrels = dict[str, dict[str, int]]  # query id → {document id: grade}; grade > 0 means relevant
@@ -72,31 +78,55 @@ def score_run(run: dict[str, list[str]], qrels: Qrels) -> dict[str, float]:
 class EvalSet:
     name: str
     corpus_dir: Path  # the folder the real pipeline indexes
-    work_dir: Path  # holds index/ (and, for BEIR, the written corpus/)
+    work_dir: Path  # one per corpus: holds index-<model>/ (and, for BEIR, the written corpus/)
     queries: dict[str, str]  # query id → question (only questions with a relevant document)
     qrels: Qrels
     doc_ids: dict[str, str] = field(default_factory=dict)  # index doc id → the set's doc id, when they differ
+    language: str = "en"  # the questions' language (BEIR folder suffix `-xx`, else English)
 
-    @property
-    def index_root(self) -> Path:
-        return self.work_dir / "index"
+    def index_root(self, model_id: str) -> Path:
+        """Where this corpus's index for `model_id` lives (shared by every set over the same corpus)."""
+        return self.work_dir / f"index-{doc_id_for(model_id)}"
 
 
 def load_set(source: Path, work_root: Path, corpus: Path | None = None, name: str | None = None) -> EvalSet:
     """A BEIR directory, or a questions .jsonl file over `corpus`; work files go under `work_root`."""
     name = name or (source.name if source.is_dir() else source.stem)
-    work_dir = work_root / f"{name}-{hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:8]}"
     if source.is_dir():
-        return load_beir(source, work_dir, name)
+        return load_beir(source, work_root, name)
     if corpus is None:
         raise ValueError(f"{source} is a questions file: give the corpus folder it refers to")
-    return load_questions(source, corpus, work_dir, name)
+    return load_questions(source, corpus, work_root / f"corpus-{_digest(str(corpus.resolve()))}", name)
+
+
+def set_language(name: str) -> str:
+    """`scifact-pt` → "pt"; a name without a two-letter suffix is English."""
+    found = re.search(r"[-_]([a-z]{2})$", name)
+    return found.group(1) if found else "en"
+
+
+def _digest(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()[:16]
+
+
+def beir_corpus_file(directory: Path) -> Path:
+    """The set's corpus.jsonl: its own, or that of the folder its `corpus.ref` names."""
+    if (directory / "corpus.jsonl").is_file():
+        return directory / "corpus.jsonl"
+    ref = directory / "corpus.ref"
+    if not ref.is_file():
+        raise ValueError(f"{directory}: no corpus.jsonl and no corpus.ref")
+    target = (directory / ref.read_text(encoding="utf-8").strip()).resolve()
+    if not (target / "corpus.jsonl").is_file():
+        raise ValueError(f"{ref} names {target}, which has no corpus.jsonl")
+    return target / "corpus.jsonl"
 
 
 def load_questions(path: Path, corpus: Path, work_dir: Path, name: str) -> EvalSet:
     """Questions labelled with corpus-relative document paths; every listed document has grade 1."""
     queries: dict[str, str] = {}
     qrels: Qrels = {}
+    languages: set[str] = set()
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
@@ -109,19 +139,23 @@ def load_questions(path: Path, corpus: Path, work_dir: Path, name: str) -> EvalS
             raise ValueError(f"question {qid}: relevant document(s) not in {corpus}: {', '.join(missing)}")
         queries[qid] = item["question"]
         qrels[qid] = {doc_id_for(rel): 1 for rel in item["relevant_docs"]}
-    return EvalSet(name, corpus, work_dir, queries, qrels)
+        languages.add(item.get("language", "en"))
+    return EvalSet(name, corpus, work_dir, queries, qrels, language="+".join(sorted(languages)) or "en")
 
 
-def load_beir(directory: Path, work_dir: Path, name: str) -> EvalSet:
-    """Read a BEIR set and write its corpus as `<safe id>.txt` files (title etc. in front matter)."""
+def load_beir(directory: Path, work_root: Path, name: str) -> EvalSet:
+    """Read a BEIR set and write its corpus as `<safe id>.txt` files (title etc. in front matter) under
+    `work_root/corpus-<content hash>/`, shared with every other set over the same corpus."""
     qrels_path = next((p for p in (directory / "qrels.tsv", directory / "qrels" / "test.tsv") if p.is_file()), None)
     if qrels_path is None:
         raise ValueError(f"{directory}: no qrels.tsv or qrels/test.tsv")
     qrels = {q: rels for q, rels in read_qrels(qrels_path).items() if any(g > 0 for g in rels.values())}
     queries = {str(q["_id"]): q["text"] for q in _jsonl(directory / "queries.jsonl") if str(q["_id"]) in qrels}
-    corpus_dir = work_dir / "corpus"
-    doc_ids = write_corpus(_jsonl(directory / "corpus.jsonl"), corpus_dir)
-    return EvalSet(name, corpus_dir, work_dir, queries, {q: r for q, r in qrels.items() if q in queries}, doc_ids)
+    corpus_file = beir_corpus_file(directory)
+    work_dir = work_root / f"corpus-{_digest(corpus_file.read_bytes())}"
+    doc_ids = write_corpus(_jsonl(corpus_file), work_dir / "corpus")
+    return EvalSet(name, work_dir / "corpus", work_dir, queries, {q: r for q, r in qrels.items() if q in queries},
+                   doc_ids, set_language(name))
 
 
 def read_qrels(path: Path) -> Qrels:
@@ -189,11 +223,18 @@ class SetResult:
     name: str
     build: BuildReport
     modes: list[ModeResult]
+    language: str = "en"
+    model: str = ""
 
     def rows(self) -> list[dict[str, object]]:
         """One flat record per mode, for tables and JSON."""
-        return [{"set": self.name, "mode": m.mode, **{k: round(v, 4) for k, v in m.scores.items()},
+        return [{"set": self.name, "language": self.language, "model": self.model, "mode": m.mode,
+                 **{k: round(v, 4) for k, v in m.scores.items()},
                  "queries": m.queries, "queries_per_second": round(m.queries_per_second, 1)} for m in self.modes]
+
+    def ndcg(self, mode: str) -> float | None:
+        """nDCG@10 of one mode, None when it was not run."""
+        return next((m.scores["ndcg@10"] for m in self.modes if m.mode == mode), None)
 
 
 def ranked_documents(hits: Iterable[Hit], doc_ids: dict[str, str]) -> list[str]:
@@ -209,12 +250,41 @@ def evaluate(evalset: EvalSet, embedder: Embedder, modes: Sequence[Mode] = MODES
              build: dict[str, Any] | None = None) -> SetResult:
     """Index the set's corpus (incrementally; `build`: more build_index arguments, see
     pipeline.build_settings), then ask every question in every mode with `k` passages."""
-    report = build_index(evalset.corpus_dir, evalset.index_root, embedder, **(build or {}))
-    live = store.current_version(evalset.index_root)
+    return evaluate_many([evalset], embedder, modes, k, build=build)[0]
+
+
+def evaluate_many(evalsets: Sequence[EvalSet], embedder: Embedder, modes: Sequence[Mode] = MODES,
+                  k: int = 100, on_set: Callable[[EvalSet], None] | None = None,
+                  build: dict[str, Any] | None = None) -> list[SetResult]:
+    """Evaluate several sets, indexing each distinct corpus once (per model) however many sets share it."""
+    built: dict[Path, tuple[BuildReport, Searcher]] = {}
+    results = []
+    for evalset in evalsets:
+        if on_set:
+            on_set(evalset)
+        root = evalset.index_root(embedder.model_id)
+        if root not in built:
+            built[root] = open_index(evalset, root, embedder, build)
+        report, searcher = built[root]
+        results.append(ask(evalset, report, searcher, modes, k))
+    return results
+
+
+def open_index(evalset: EvalSet, root: Path, embedder: Embedder,
+               build: dict[str, Any] | None = None) -> tuple[BuildReport, Searcher]:
+    """Bring the corpus's index for this model up to date (nothing to do on a re-run) and open it."""
+    report = build_index(evalset.corpus_dir, root, embedder, **(build or {}))
+    live = store.current_version(root)
     if live is None:
         raise ValueError(f"{evalset.name}: nothing could be indexed ({len(report.failed)} files failed)")
     searcher = Searcher(store.IndexVersion(live), embedder)
     searcher.search("warm-up", k=1)  # loads the model outside the timed runs
+    return report, searcher
+
+
+def ask(evalset: EvalSet, report: BuildReport, searcher: Searcher, modes: Sequence[Mode], k: int) -> SetResult:
+    """Ask every question of the set in every mode with `k` passages and score the runs."""
+    embedder = searcher.embedder
     results = []
     for mode in modes:
         embedder.clear_query_cache()  # each mode pays for its own encodings
@@ -223,24 +293,46 @@ def evaluate(evalset: EvalSet, embedder: Embedder, modes: Sequence[Mode] = MODES
                for qid, question in evalset.queries.items()}
         seconds = time.perf_counter() - started
         results.append(ModeResult(mode, score_run(run, evalset.qrels), len(run), len(run) / max(seconds, 1e-9), run))
-    return SetResult(evalset.name, report, results)
+    return SetResult(evalset.name, report, results, evalset.language, embedder.model_id)
 
 
 def markdown_table(results: Sequence[SetResult]) -> str:
     """All sets × modes as one Markdown table."""
-    lines = ["| set | mode | nDCG@10 | R@10 | R@100 | MRR@10 | queries | q/s |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| set | language | mode | nDCG@10 | R@10 | R@100 | MRR@10 | queries | q/s |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for result in results:
         for m in result.modes:
             s = m.scores
-            lines.append(f"| {result.name} | {m.mode} | {s['ndcg@10']:.4f} | {s['recall@10']:.4f} | "
+            lines.append(f"| {result.name} | {result.language} | {m.mode} | {s['ndcg@10']:.4f} | {s['recall@10']:.4f} | "
                          f"{s['recall@100']:.4f} | {s['mrr@10']:.4f} | {m.queries} | {m.queries_per_second:.1f} |")
     return "\n".join(lines)
 
 
 def hybrid_wins(result: SetResult) -> bool | None:
     """Whether hybrid beats both dense and lexical on nDCG@10 (None when a mode was not run)."""
-    ndcg = {m.mode: m.scores["ndcg@10"] for m in result.modes}
-    if not all(mode in ndcg for mode in MODES):
+    hybrid, dense, lexical = (result.ndcg(mode) for mode in MODES)
+    if hybrid is None or dense is None or lexical is None:
         return None
-    return ndcg["hybrid"] > max(ndcg["dense"], ndcg["lexical"])
+    return hybrid > max(dense, lexical)
+
+
+def language_ratios(results: Sequence[SetResult]) -> dict[tuple[str, str], float]:
+    """(set name, mode) → nDCG@10 relative to the English set over the same queries and corpus.
+
+    Sets pair up by name: `scifact-pt` is compared with `scifact-en`; sets without an English sibling
+    get no ratio."""
+    by_name = {r.name: r for r in results}
+    ratios: dict[tuple[str, str], float] = {}
+    for result in results:
+        base = re.sub(r"[-_][a-z]{2}$", "", result.name)
+        english = by_name.get(f"{base}-en") if base != result.name else None
+        for m in result.modes:
+            reference = english.ndcg(m.mode) if english else None
+            if reference:
+                ratios[(result.name, m.mode)] = m.scores["ndcg@10"] / reference
+    return ratios
+
+
+def model_embedder(model: str | None, settings: Settings) -> Embedder:
+    """The evaluation's model: `model` (a PIOC_MODEL value) or the settings' own."""
+    return load_embedder(dataclasses.replace(settings, model=model) if model else settings)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,9 @@ from typer.testing import CliRunner
 
 from pioc_search.cli import app
 from pioc_search.embedders import Embedder
-from pioc_search.evaluate import (evaluate, hybrid_wins, load_set, mrr_at_k, ndcg_at_k, read_qrels, recall_at_k,
-                                  safe_name, score_run, write_corpus)
+from pioc_search.evaluate import (beir_corpus_file, evaluate, evaluate_many, hybrid_wins, language_ratios, load_set,
+                                  mrr_at_k, ndcg_at_k, read_qrels, recall_at_k, safe_name, score_run, set_language,
+                                  write_corpus)
 from pioc_search.ingest.discover import doc_id_for
 from pioc_search.ingest.extract import extract_file
 
@@ -89,7 +92,7 @@ def test_questions_file_becomes_document_qrels(tmp_path: Path) -> None:
     evalset = load_set(questions, tmp_path / "work", corpus, name="sample")
     assert evalset.queries == {"q1": "Lamps?"}
     assert evalset.qrels == {"q1": {"reports-cali-lighting-pdf": 1}}
-    assert evalset.corpus_dir == corpus and evalset.work_dir.name.startswith("sample-")
+    assert evalset.corpus_dir == corpus and evalset.work_dir.parent == tmp_path / "work"
     questions.write_text(json.dumps({"id": "q2", "question": "?", "relevant_docs": ["reports/missing.pdf"]}) + "\n")
     with pytest.raises(ValueError, match="missing.pdf"):
         load_set(questions, tmp_path / "work", corpus)
@@ -166,3 +169,100 @@ def test_eval_command_rejects_bad_input(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["eval", str(tmp_path), "--modes", "sparse"]).exit_code == 2
     assert runner.invoke(app, ["eval", str(tmp_path), "--work-dir", str(tmp_path / "w")]).exit_code == 2  # no qrels
+
+
+# --- translated query sets sharing one corpus (corpus.ref) ------------------------------------
+
+TRANSLATED = [  # the QUERIES above in Portuguese, with the same ids
+    ("1", "Interruptores de violência em Chicago"),
+    ("2", "Dar trabalho aos adolescentes reduziu as prisões?"),
+    ("3", "programa no pronto-socorro para pessoas feridas a bala"),
+]
+
+
+def write_translation(root: Path, name: str, queries: list[tuple[str, str]], beir: Path) -> Path:
+    """A BEIR folder with queries and qrels but no corpus.jsonl: corpus.ref names `beir`'s folder."""
+    folder = root / name
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": i, "text": q}, ensure_ascii=False) + "\n"
+                                                  for i, q in queries), encoding="utf-8")
+    (folder / "qrels" / "test.tsv").write_text((beir / "qrels" / "test.tsv").read_text())
+    (folder / "corpus.ref").write_text(f"{Path(os.path.relpath(beir, folder)).as_posix()}\n")
+    return folder
+
+
+def test_corpus_ref_shares_one_index_across_languages(beir_dir: Path, tmp_path: Path, embedder: Embedder) -> None:
+    sets_root = tmp_path / "sets"
+    english = write_translation(sets_root, "tiny-en", QUERIES[:3], beir_dir)
+    portuguese = write_translation(sets_root, "tiny-pt", TRANSLATED, beir_dir)
+    work = tmp_path / "work"
+    loaded = [load_set(english, work), load_set(portuguese, work)]
+    assert [s.language for s in loaded] == ["en", "pt"]
+    assert loaded[0].work_dir == loaded[1].work_dir  # same corpus content → same cache folder
+    assert loaded[1].queries["2"].startswith("Dar trabalho") and loaded[1].qrels == loaded[0].qrels
+
+    calls = embedder.calls
+    results = evaluate_many(loaded, embedder)
+    assert results[0].build is results[1].build  # built once for both sets
+    passages = results[0].build.passages
+    assert embedder.calls - calls <= passages + 3 * (1 + 3 + 3) + 2  # passages once, then questions only
+    assert [r.language for r in results] == ["en", "pt"] and results[1].model == embedder.model_id
+    ratios = language_ratios(results)
+    assert ratios[("tiny-en", "hybrid")] == pytest.approx(1.0)
+    pt_dense = results[1].ndcg("dense")
+    assert ratios[("tiny-pt", "dense")] == pytest.approx(pt_dense / results[0].ndcg("dense"))
+    assert results[0].ndcg("hybrid") >= 0.5  # English questions find their documents
+
+    again = evaluate_many([load_set(portuguese, work)], embedder)  # a re-run rebuilds nothing
+    assert again[0].build.embedded == 0 and not again[0].build.added
+    assert again[0].build.version == results[0].build.version
+
+
+def test_eval_command_scores_several_languages(beir_dir: Path, tmp_path: Path) -> None:
+    sets_root = tmp_path / "sets"
+    shutil.copytree(beir_dir, sets_root / "tiny")
+    english = write_translation(sets_root, "tiny-en", QUERIES[:3], sets_root / "tiny")
+    portuguese = write_translation(sets_root, "tiny-pt", TRANSLATED, sets_root / "tiny")
+    out = tmp_path / "scores.json"
+    result = CliRunner().invoke(app, ["eval", str(english), str(portuguese), "--work-dir", str(tmp_path / "w"),
+                                      "--modes", "hybrid,dense", "--json", str(out)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "nDCG@10 per language and mode" in result.output and "(×1.00)" in result.output
+    rows = json.loads(out.read_text())
+    assert [(r["set"], r["language"], r["mode"]) for r in rows] == [
+        ("tiny-en", "en", "hybrid"), ("tiny-en", "en", "dense"), ("tiny-pt", "pt", "hybrid"), ("tiny-pt", "pt", "dense")]
+    assert len(list((tmp_path / "w").glob("corpus-*/index-*"))) == 1
+
+
+def test_corpus_ref_errors_are_clear(tmp_path: Path) -> None:
+    folder = tmp_path / "set-fr"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "queries.jsonl").write_text('{"_id": "1", "text": "q"}\n')
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n1\td\t1\n")
+    with pytest.raises(ValueError, match="no corpus.jsonl and no corpus.ref"):
+        load_set(folder, tmp_path / "w")
+    (folder / "corpus.ref").write_text("../nowhere\n")
+    with pytest.raises(ValueError, match="nowhere, which has no corpus.jsonl"):
+        load_set(folder, tmp_path / "w")
+    result = CliRunner().invoke(app, ["eval", str(folder), "--work-dir", str(tmp_path / "w")])
+    assert result.exit_code == 2 and "no corpus.jsonl" in result.output
+
+
+def test_shared_scifact_reference_resolves(tmp_path: Path) -> None:
+    """The layout the translated SciFact sets use: evaldata/scifact-xx/corpus.ref → ../../../shared/evaldata/scifact."""
+    root = Path(__file__).resolve().parents[1]
+    folder = root / "evaldata" / "scifact-xx"  # not created: only the reference is resolved
+    relative = Path("..", "..", "..", "shared", "evaldata", "scifact")
+    shared = (folder / relative).resolve()
+    if not (shared / "corpus.jsonl").is_file():
+        pytest.skip("no shared SciFact corpus next to the repository")
+    target = tmp_path / "repo" / "evaldata" / "scifact-xx"
+    target.mkdir(parents=True)
+    (target / "corpus.ref").write_text(str(Path(os.path.relpath(shared, target))) + "\n")
+    assert beir_corpus_file(target) == shared / "corpus.jsonl"
+
+
+@pytest.mark.parametrize("name, language", [("scifact-pt", "pt"), ("scifact_ar", "ar"), ("scifact", "en"),
+                                            ("sample", "en"), ("scifact-en", "en")])
+def test_set_language_comes_from_the_name(name: str, language: str) -> None:
+    assert set_language(name) == language

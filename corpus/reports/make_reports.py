@@ -570,6 +570,141 @@ REPORTS = [
                   "platform."),
         ],
     },
+    # ------------------------------------------------------------------ R5 (Spanish)
+    {
+        "filename": "mediacion-juvenil-monterrey-tijuana-2024.pdf",
+        "title": "Prevenir desde el barrio: mediación comunitaria y empleo juvenil en Monterrey y Tijuana",
+        "short_title": "Mediación y empleo juvenil en Monterrey y Tijuana",
+        "subtitle": "Informe de práctica de la red PiOC sobre prevención de la violencia juvenil",
+        "author": "Grupo de Trabajo de Juventud de PiOC",
+        "subject": "Evaluación de Jóvenes Constructores de Paz (Monterrey) y Casas de Mediación Comunitaria (Tijuana)",
+        "keywords": "violencia juvenil, mediación comunitaria, empleo juvenil, Monterrey, Tijuana",
+        "date_text": "Febrero de 2024",
+        "blocks": [
+            ("h1", "1. Resumen"),
+            ("p", "Este informe analiza dos programas municipales que buscan reducir la violencia entre jóvenes "
+                  "trabajando desde el barrio y no sólo desde la policía. En Monterrey, Jóvenes Constructores de Paz "
+                  "ofrece a jóvenes de 16 a 25 años un año de capacitación laboral pagada, tutoría y trabajo comunitario. "
+                  "En Tijuana, las Casas de Mediación Comunitaria resuelven conflictos entre vecinos, familias y grupos "
+                  "de jóvenes antes de que se conviertan en agresiones. Ambos programas fueron evaluados entre 2021 y 2023 "
+                  "frente a colonias de comparación."),
+            ("h2", "Hallazgos principales"),
+            ("ul", [
+                "En las colonias de Monterrey con Jóvenes Constructores de Paz, los homicidios de jóvenes de 15 a 29 años "
+                "bajaron un 22% en dos años, frente a un 5% en las colonias de comparación.",
+                "De los 640 jóvenes que entraron al programa en 2022, el 71% lo terminó y el 58% tenía un empleo formal "
+                "seis meses después.",
+                "Las nueve Casas de Mediación Comunitaria de Tijuana atendieron 3,100 conflictos entre 2021 y 2023; en el "
+                "78% de los casos mediados se alcanzó un acuerdo.",
+                "El costo de Jóvenes Constructores de Paz fue de unos 48,000 pesos por participante al año; el de la "
+                "mediación en Tijuana, de unos 2,900 pesos por conflicto atendido.",
+            ]),
+            ("h1", "2. Monterrey: Jóvenes Constructores de Paz"),
+            ("p", "El programa recluta a jóvenes que no estudian ni trabajan en ocho colonias del poniente y del norte de "
+                  "la ciudad, con ayuda de promotores comunitarios que los buscan en las esquinas, las canchas y los "
+                  "centros de reinserción. Nadie queda fuera por tener antecedentes penales: de hecho, uno de cada tres "
+                  "participantes había sido detenido al menos una vez."),
+            ("p", "Durante doce meses, cada participante recibe una beca semanal de 1,100 pesos, cursos de oficios "
+                  "(electricidad, soldadura, cocina, reparación de celulares), apoyo para terminar la secundaria y una "
+                  "tutora o tutor que lo acompaña todo el año. Cuatro horas por semana se dedican a obras comunitarias "
+                  "que los propios jóvenes eligen, como pintar murales, rehabilitar parques o arreglar el alumbrado de "
+                  "una calle."),
+            ("p", "Las tutoras son la pieza central. Cada una acompaña a un máximo de doce jóvenes, los visita en casa, "
+                  "media en conflictos con la familia o con otros grupos y responde al teléfono por las noches. Las "
+                  "tutoras reciben supervisión clínica cada quince días para evitar el desgaste."),
+            ("h2", "Resultados"),
+            ("p", "La evaluación comparó las ocho colonias del programa con ocho colonias similares. Además de la baja "
+                  "del 22% en los homicidios de jóvenes, las riñas atendidas por la policía bajaron un 17%. Entre los "
+                  "participantes, las nuevas detenciones por delitos violentos fueron un 35% menores que entre jóvenes "
+                  "con perfil parecido que estaban en lista de espera."),
+            ("h1", "3. Tijuana: Casas de Mediación Comunitaria"),
+            ("p", "Las Casas de Mediación Comunitaria funcionan en centros comunitarios de la zona este de Tijuana. Cada "
+                  "casa tiene dos mediadores profesionales y un grupo de entre diez y quince mediadores vecinales, "
+                  "vecinas y vecinos capacitados durante 60 horas en escucha, negociación y canalización a servicios."),
+            ("p", "Los conflictos más frecuentes fueron disputas entre vecinos por ruido, basura o estacionamiento (34%), "
+                  "pleitos entre grupos de jóvenes (21%), deudas (14%) y conflictos familiares sin violencia física (19%). "
+                  "Los casos de violencia familiar o sexual no se median: se canalizan al Instituto Municipal de la Mujer "
+                  "el mismo día."),
+            ("p", "Un hallazgo llamó la atención del equipo: los pleitos entre grupos de jóvenes mediados en la casa "
+                  "rara vez volvieron a escalar. En el seguimiento a tres meses, el 85% de esos acuerdos seguía vigente. "
+                  "Los mediadores vecinales atribuyen el resultado a que conocen a las familias y pueden reunir a las "
+                  "madres de los jóvenes involucrados."),
+            ("h1", "4. Lecciones para otras ciudades"),
+            ("ul", [
+                "Buscar a los jóvenes donde están: los de mayor riesgo no llegan solos a una oficina.",
+                "No excluir a quienes tienen antecedentes penales; son quienes más se benefician.",
+                "Cuidar a quienes cuidan: tutoras y mediadores necesitan supervisión y un pago justo.",
+                "Separar con claridad lo que se media de lo que se denuncia: la violencia contra las mujeres no se media.",
+                "Medir desde el inicio, con colonias de comparación y datos de la policía y de salud.",
+            ]),
+        ],
+    },
+    # ------------------------------------------------------------------ R6 (French)
+    {
+        "filename": "jeunesse-marseille-montreal-2024.pdf",
+        "title": "Aller vers les jeunes : travail de rue et prévention des violences à Marseille et à Montréal",
+        "short_title": "Travail de rue à Marseille et à Montréal",
+        "subtitle": "Rapport de pratique du réseau PiOC sur la prévention des violences chez les jeunes",
+        "author": "Groupe de travail Jeunesse de PiOC",
+        "subject": "Évaluation des programmes Passerelles (Marseille) et Équipes de rue Ahuntsic-Nord (Montréal)",
+        "keywords": "travail de rue, jeunesse, prévention, narcotrafic, armes à feu, Marseille, Montréal",
+        "date_text": "Mars 2024",
+        "blocks": [
+            ("h1", "1. Synthèse"),
+            ("p", "Ce rapport présente deux programmes qui misent sur la présence d'adultes de confiance dans la rue "
+                  "pour éloigner les adolescents de la violence armée. À Marseille, le programme Passerelles déploie "
+                  "des éducateurs de rue et des médiateurs dans les quartiers Nord, où les règlements de comptes liés "
+                  "au trafic de stupéfiants touchent des victimes de plus en plus jeunes. À Montréal, les Équipes de rue "
+                  "d'Ahuntsic-Nord associent travailleurs de rue, organismes communautaires et écoles secondaires pour "
+                  "prévenir le port d'armes à feu chez les 12-24 ans."),
+            ("h2", "Principaux résultats"),
+            ("ul", [
+                "À Marseille, 35 éducateurs de rue de Passerelles ont suivi 1 400 jeunes de 11 à 25 ans en 2023, dont "
+                "420 repérés comme « guetteurs » ou sollicités par les réseaux de trafic.",
+                "Parmi les jeunes accompagnés au moins six mois, 62 % sont retournés à l'école ou en formation.",
+                "À Montréal, les signalements d'incidents impliquant une arme à feu autour des écoles du secteur ont "
+                "baissé de 26 % en deux ans, contre 3 % dans les secteurs de comparaison.",
+                "Le coût annuel moyen est de 2 600 euros par jeune accompagné à Marseille et de 3 100 dollars canadiens "
+                "à Montréal.",
+            ]),
+            ("h1", "2. Marseille : le programme Passerelles"),
+            ("p", "Depuis 2021, Passerelles recrute des éducateurs de rue issus des quartiers où ils interviennent. "
+                  "Ils sont présents en soirée et le week-end, aux pieds des immeubles, près des points de deal et aux "
+                  "abords des collèges. Leur première mission est de repérer les plus jeunes, parfois âgés de 11 ou 12 "
+                  "ans, recrutés comme guetteurs pour quelques dizaines d'euros par jour."),
+            ("p", "Chaque éducateur suit au plus 40 jeunes. L'accompagnement combine retour à l'école, stages en "
+                  "entreprise, activités sportives et, si nécessaire, relogement temporaire de la famille hors du "
+                  "quartier lorsque le jeune est menacé. Une cellule de veille réunit chaque semaine éducateurs, "
+                  "collèges, protection de l'enfance et service municipal de prévention ; les informations nominatives "
+                  "ne sont jamais transmises à la police sans l'accord de la famille, sauf danger immédiat."),
+            ("p", "Les éducateurs interviennent aussi après chaque homicide : dans les 48 heures, ils rencontrent les "
+                  "proches de la victime et les jeunes du quartier pour prévenir les représailles. Selon l'équipe, cette "
+                  "médiation de crise a permis d'éviter au moins neuf représailles armées en 2023."),
+            ("h1", "3. Montréal : les Équipes de rue d'Ahuntsic-Nord"),
+            ("p", "Les Équipes de rue d'Ahuntsic-Nord ont été créées en 2022 après une série de fusillades impliquant "
+                  "des adolescents. Douze travailleurs de rue, employés par des organismes communautaires, couvrent "
+                  "les parcs, les stations de métro et les réseaux sociaux. Ils travaillent avec quatre écoles "
+                  "secondaires, où une intervenante de milieu tient une permanence deux jours par semaine."),
+            ("p", "Le programme repose sur trois volets : des ateliers dans les écoles sur les conflits en ligne et les "
+                  "vidéos de provocation, un accompagnement individuel des jeunes repérés comme à risque, et un fonds "
+                  "d'activités qui finance des ligues de basketball de soirée et des emplois d'été. Les travailleurs de "
+                  "rue surveillent aussi les réseaux sociaux pour désamorcer les menaces publiées en ligne avant "
+                  "qu'elles ne se règlent dans la rue."),
+            ("h2", "Résultats à Montréal"),
+            ("p", "Outre la baisse de 26 % des incidents liés aux armes à feu autour des écoles, les directions "
+                  "d'école rapportent 40 % de suspensions en moins pour bagarre. Les jeunes interrogés disent surtout "
+                  "avoir « quelqu'un à appeler » : 74 % connaissent le nom d'un travailleur de rue."),
+            ("h1", "4. Leçons pour les autres villes"),
+            ("ul", [
+                "Aller vers les jeunes là où ils sont, le soir et le week-end, plutôt que d'attendre qu'ils viennent.",
+                "Recruter des intervenants issus des quartiers et les soutenir : supervision, salaires stables, "
+                "soutien psychologique après les homicides.",
+                "Intervenir vite après chaque violence grave pour empêcher les représailles.",
+                "Protéger la confidentialité : la confiance des familles est la condition de tout le reste.",
+                "Mesurer avec des secteurs de comparaison et partager les données avec les écoles.",
+            ]),
+        ],
+    },
 ]
 
 

@@ -23,6 +23,8 @@ import os
 import zipfile
 
 from docx import Document
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AUTHOR = "Partners in Our Cities (PiOC) Secretariat"
@@ -224,6 +226,94 @@ STATEMENTS = [
                   "figures and commitments are invented."),
         ],
     },
+    # ------------------------------------------------------------------ S4 (French)
+    {
+        "filename": "declaration-marseille-armes-jeunes-2024.docx",
+        "language": "fr",
+        "title": "Déclaration de Marseille : protéger les jeunes de la violence armée",
+        "subject": "Déclaration commune des villes du réseau sur les armes à feu, le trafic de stupéfiants et les jeunes",
+        "keywords": "déclaration, armes à feu, jeunes, trafic, Marseille, Montréal",
+        "created": dt.datetime(2024, 5, 15, 12, 0, 0),
+        "dateline": "Marseille, 15 mai 2024",
+        "subtitle": "Déclaration commune du réseau Partners in Our Cities (PiOC)",
+        "blocks": [
+            ("h1", "Préambule"),
+            ("p", "Nous, maires et élus des villes réunies à Marseille par le réseau Partners in Our Cities (PiOC), "
+                  "constatons que les victimes et les auteurs de la violence armée sont de plus en plus jeunes. Dans "
+                  "plusieurs de nos villes, des adolescents de 14 ou 15 ans sont recrutés par les réseaux de trafic de "
+                  "stupéfiants, armés et exposés à des règlements de comptes. Ces enfants sont d'abord des victimes de "
+                  "l'exploitation ; ils doivent être protégés, et non seulement punis."),
+            ("p", "Nous savons que cette violence peut reculer. Marseille, Montréal et d'autres villes du réseau ont "
+                  "montré que des adultes de confiance présents dans la rue, des écoles qui restent ouvertes et une "
+                  "réponse rapide après chaque fusillade sauvent des vies. Nous adoptons donc les engagements suivants."),
+            ("h1", "Nos engagements"),
+            ("h2", "1. Un éducateur de rue pour 40 jeunes exposés"),
+            ("p", "Chaque ville signataire financera, d'ici 2027, au moins un éducateur ou travailleur de rue pour 40 "
+                  "jeunes identifiés comme exposés au recrutement par les réseaux criminels, avec une supervision "
+                  "régulière et un soutien psychologique après chaque homicide."),
+            ("h2", "2. Une réponse dans les 48 heures après chaque fusillade"),
+            ("p", "Après chaque fusillade, une équipe de médiation rencontrera dans les 48 heures les proches des "
+                  "victimes et les jeunes du quartier pour prévenir les représailles, en lien avec les services de santé "
+                  "et de protection de l'enfance."),
+            ("h2", "3. Traiter les jeunes guetteurs comme des enfants exploités"),
+            ("p", "Nous demandons aux États de reconnaître les mineurs recrutés comme guetteurs ou revendeurs par les "
+                  "réseaux de trafic comme des "
+                  "victimes d'exploitation, et de leur garantir un accompagnement éducatif, y compris la possibilité "
+                  "d'un relogement de la famille hors du quartier lorsque le jeune est menacé."),
+            ("h2", "4. Moins d'armes en circulation"),
+            ("p", "Nous organiserons chaque année une campagne de remise volontaire et anonyme des armes à feu, et nous "
+                  "publierons le nombre d'armes récupérées. Nous demandons un traçage systématique des armes saisies "
+                  "pour identifier les filières d'approvisionnement."),
+            ("h2", "5. Des données partagées et publiques"),
+            ("p", "Chaque ville publiera chaque année le nombre de victimes de la violence armée par tranche d'âge, "
+                  "dont les moins de 18 ans, selon la définition commune du réseau, et partagera ses évaluations avec "
+                  "les autres signataires."),
+            ("h1", "Suivi"),
+            ("p", "Les 23 villes signataires présenteront un bilan de ces engagements lors du forum annuel du réseau, "
+                  "chaque mois de mai. Le secrétariat de PiOC publiera un tableau de suivi commun."),
+        ],
+    },
+    # ------------------------------------------------------------------ S5 (Arabic, right to left)
+    {
+        "filename": "bayan-amman-casablanca-salamat-al-nisa-2023.docx",
+        "language": "ar",
+        "rtl": True,
+        "title": "بيان عمّان والدار البيضاء المشترك حول سلامة النساء والفتيات في الأماكن العامة",
+        "subject": "بيان مشترك حول التحرش والعنف ضد النساء في الشوارع ووسائل النقل",
+        "keywords": "سلامة النساء، التحرش، النقل العام، الإنارة، عمّان، الدار البيضاء",
+        "created": dt.datetime(2023, 11, 25, 12, 0, 0),
+        "dateline": "عمّان، 25 نوفمبر 2023 — اليوم الدولي للقضاء على العنف ضد المرأة",
+        "subtitle": "بيان مشترك لشبكة المدن Partners in Our Cities (PiOC)",
+        "blocks": [
+            ("h1", "تمهيد"),
+            ("p", "نحن، رؤساء بلديات ومسؤولي مدن شبكة PiOC المجتمعين في عمّان، نؤكد أن حق النساء والفتيات في التنقل "
+                  "بأمان في الشوارع والحدائق ووسائل النقل العام هو جزء لا يتجزأ من الحق في المدينة. أظهر مسح أجرته "
+                  "أمانة عمّان سنة 2022 أن 71% من النساء تعرضن لشكل من أشكال التحرش في وسائل النقل العام، وأن كثيرات "
+                  "منهن يغيّرن طريقهن أو يتركن الدراسة أو العمل بسبب الخوف."),
+            ("p", "ونعلم أن التغيير ممكن. فقد أثبتت تجارب مدن الشبكة أن الإنارة الجيدة، ووجود عاملات مدرَّبات في "
+                  "المحطات، وخطوط الإبلاغ السريعة، تجعل المدينة أكثر أماناً للجميع. لذلك نلتزم بما يلي."),
+            ("h1", "التزاماتنا"),
+            ("h2", "أولاً: خط مساعدة يعمل على مدار الساعة"),
+            ("p", "ستطلق كل مدينة موقِّعة خطاً هاتفياً مجانياً يعمل 24 ساعة في اليوم لتلقي بلاغات التحرش والعنف في "
+                  "الأماكن العامة، مع ربطه بخدمات الدعم النفسي والقانوني. في عمّان يحمل هذا الخط اسم «أمان» ويعمل "
+                  "بالرقم المختصر 1800."),
+            ("h2", "ثانياً: محطات وحافلات آمنة"),
+            ("p", "سندرّب ما لا يقل عن 500 من سائقي الحافلات وعاملات المحطات في كل مدينة على التدخل الآمن عند "
+                  "التحرش، وسنعتمد نظام التوقف عند الطلب بعد التاسعة مساءً حتى تنزل النساء أقرب ما يمكن من بيوتهن."),
+            ("h2", "ثالثاً: إنارة وتصميم يراعيان النساء"),
+            ("p", "سنجري مع النساء جولات مشي ليلية لتحديد النقاط المظلمة والخطرة، وسنصلح الإنارة فيها خلال 30 يوماً. "
+                  "في الدار البيضاء أدت هذه الجولات إلى تركيب 1200 عمود إنارة جديد حول محطات الترامواي."),
+            ("h2", "رابعاً: تمويل ثابت"),
+            ("p", "سنخصص 2% على الأقل من ميزانية السلامة الحضرية في كل مدينة لبرامج الوقاية من العنف ضد النساء "
+                  "والفتيات، وسننشر هذا المبلغ كل سنة."),
+            ("h2", "خامساً: بيانات مفصلة حسب الجنس"),
+            ("p", "سنجمع بيانات البلاغات والإصابات مفصلة حسب الجنس والعمر والمكان، ونشاركها مع مراصد العنف في "
+                  "الشبكة، مع حماية خصوصية الضحايا."),
+            ("h1", "المتابعة"),
+            ("p", "وقّعت على هذا البيان 14 مدينة. ستقدم كل مدينة تقريراً عن التقدم في تنفيذ هذه الالتزامات في 25 "
+                  "نوفمبر من كل سنة، وستنشر أمانة الشبكة ملخصاً مشتركاً."),
+        ],
+    },
 ]
 
 FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
@@ -244,6 +334,15 @@ def _normalise_zip(path: str) -> None:
         fh.write(buf.getvalue())
 
 
+def _right_to_left(doc) -> None:
+    """Mark every paragraph and run right-to-left (w:bidi, w:rtl), as Word does for Arabic text."""
+    for paragraph in doc.paragraphs:
+        paragraph._p.get_or_add_pPr().append(OxmlElement("w:bidi"))
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        for run in paragraph.runs:
+            run._r.get_or_add_rPr().append(OxmlElement("w:rtl"))
+
+
 def build_statement(st: dict, out_dir: str = HERE) -> str:
     doc = Document()
     cp = doc.core_properties
@@ -252,7 +351,7 @@ def build_statement(st: dict, out_dir: str = HERE) -> str:
     cp.subject = st["subject"]
     cp.keywords = st["keywords"]
     cp.category = "statement"
-    cp.language = "en"
+    cp.language = st.get("language", "en")
     cp.created = st["created"]
     cp.modified = st["created"]
     cp.last_modified_by = AUTHOR
@@ -262,7 +361,7 @@ def build_statement(st: dict, out_dir: str = HERE) -> str:
     doc.add_heading(st["title"], level=0)
     p = doc.add_paragraph(st["dateline"])
     p.runs[0].italic = True
-    doc.add_paragraph("Joint statement of the Partners in Our Cities (PiOC) network")
+    doc.add_paragraph(st.get("subtitle", "Joint statement of the Partners in Our Cities (PiOC) network"))
 
     for kind, content in st["blocks"]:
         if kind == "h1":
@@ -277,6 +376,8 @@ def build_statement(st: dict, out_dir: str = HERE) -> str:
         else:  # pragma: no cover - data error
             raise ValueError(f"unknown block kind {kind!r}")
 
+    if st.get("rtl"):
+        _right_to_left(doc)
     path = os.path.join(out_dir, st["filename"])
     doc.save(path)
     _normalise_zip(path)

@@ -16,7 +16,7 @@ MEMBER_CITIES = (
     "Bogotá", "Cali", "Cape Town", "Chicago", "Ciudad Juárez", "Glasgow", "Kingston", "Medellín",
     "Mexico City", "Nairobi", "Oakland", "Recife", "São Paulo", "Toronto", "Johannesburg",
     "Lagos", "Rio de Janeiro", "Baltimore", "Tijuana", "Guatemala City", "San Salvador",
-    "Monterrey", "Durban", "Port of Spain", "London",
+    "Monterrey", "Durban", "Port of Spain", "London", "Marseille", "Montréal", "Casablanca", "Amman",
 )
 
 THEME_KEYWORDS = {
