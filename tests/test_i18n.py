@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from starlette.datastructures import QueryParams
 
 from conftest import CORPUS, ROOT, BuiltIndex
-from pioc_search.embed import Embedder
+from pioc_search.embedders import Embedder
 from pioc_search.server import create_app
 from pioc_search.settings import Settings
 from pioc_search.web import i18n
