@@ -28,8 +28,8 @@ from pydantic import BaseModel
 from pioc_search import store
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.discover import doc_id_for
-from pioc_search.ingest.extract import SUPPORTED_EXTENSIONS
-from pioc_search.ingest.extract import EnvironmentProblem
+from pioc_search.ingest.extract import SUPPORTED_EXTENSIONS, EnvironmentProblem, ExtractionError
+from pioc_search.ingest.extract._common import decode_text
 from pioc_search.ingest.pipeline import BuildReport, build_index, build_settings
 from pioc_search.models import DOC_TYPES
 from pioc_search.schemas import Message
@@ -262,10 +262,10 @@ def _content_problem(ext: str, head: bytes, data_path: Path) -> str | None:
     if ext == ".docx" and not head.startswith(b"PK\x03\x04"):
         return "the file does not look like a DOCX (not a ZIP container)"
     if ext in TEXT_EXTENSIONS:
-        try:
-            data_path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            return f"text files must be UTF-8 (invalid byte at offset {exc.start})"
+        try:  # the same decoding as a build: legacy encodings are indexed (with a warning), binary is not
+            decode_text(data_path.read_bytes())
+        except ExtractionError as exc:
+            return f"not a text file: {exc}"
     return None
 
 

@@ -188,6 +188,19 @@ def test_upload_stores_the_file_with_metadata_and_indexes_it(site: tuple[TestCli
     assert hits[0]["document"]["id"] == body["document"]["id"]
 
 
+def test_a_legacy_encoded_text_upload_is_indexed_with_a_warning(site: tuple[TestClient, Settings]) -> None:
+    client, settings = site
+    content = "# Notas de Bogotá\n\nLa mediación comunitaria en Bogotá redujo las riñas.\n".encode("cp1252")
+    response = upload(client, "bogota.md", content)
+    assert response.status_code == 202, response.text
+    job = wait(client, response.json()["job"]["id"])
+    assert job["status"] == "succeeded"
+    assert any("cp1252" in w["problem"].lower() or "not utf-8" in w["problem"].lower()
+               for w in job["report"]["warnings"]), job["report"]
+    hits = client.get("/search", params={"q": "mediación comunitaria Bogotá", "mode": "lexical"}).json()["hits"]
+    assert hits and "Bogotá" in hits[0]["text"]
+
+
 def test_upload_of_an_existing_name_needs_replace(site: tuple[TestClient, Settings]) -> None:
     client, settings = site
     first = upload(client, "lagos.md", NOTE.format(title="Lagos", city="Lagos", extra="First.").encode(), doc_type="blog")
@@ -234,7 +247,7 @@ def test_upload_names_are_sanitised(site: tuple[TestClient, Settings], given: st
     ("catalogue.yaml", b"a: 1\n", 415, "unsupported file type"),
     ("report.pdf", b"# not a pdf at all\n", 415, "does not look like a PDF"),
     ("statement.docx", b"plain text", 415, "does not look like a DOCX"),
-    ("latin1.md", "Bogotá".encode("latin-1"), 415, "must be UTF-8"),
+    ("binary.md", b"# title\x00\x01\x02\x00" * 8, 415, "not a text file"),
     ("empty.md", b"", 400, "empty"),
     ("...", b"# dots\n", 400, "file name"),
     ("big.md", b"#" * 4001, 413, "larger than 4000 bytes"),
