@@ -132,7 +132,10 @@ def test_a_published_version_reads_back_what_was_written(loaded: PostgresVersion
         loaded.vector(10**12)
 
 
-def test_dense_top_k_is_the_exact_ranking(loaded: PostgresVersion, embedder) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("exact_limit", [pg_store.EXACT_LIMIT, 0], ids=["exact", "hnsw"])
+def test_dense_top_k_is_the_exact_ranking(loaded: PostgresVersion, embedder, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                          exact_limit: int) -> None:
+    monkeypatch.setattr(pg_store, "EXACT_LIMIT", exact_limit)
     for item in load_questions()[:12]:
         query = embedder.encode_query(item["question"])
         hits = loaded.dense(query, 10)
@@ -184,6 +187,17 @@ def test_lexical_matches_stemmed_words_and_folds_accents(loaded: PostgresVersion
     assert loaded.lexical("'\\ & | ! :*", 5) == []  # tsquery syntax in a question is inert
     freq = loaded.doc_freq(["jovenes", "zzzunknown"])
     assert freq["jovenes"] >= 1 and freq["zzzunknown"] == 0
+
+
+def test_lexical_leaves_out_words_in_most_passages(loaded: PostgresVersion, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_store, "COMMON_TERM_FLOOR", 0)
+    monkeypatch.setattr(pg_store, "COMMON_TERM_SHARE", 0.2)
+    common = loaded.doc_freq(["violence"])["violence"]
+    assert common > 0.2 * loaded.passage_count  # the premise: "violence" is in most passages
+    spanish = {d.id for d in loaded.documents.values() if d.language == "es"}  # the only ones with "jóvenes"
+    hits = loaded.lexical("violence jovenes", 50)
+    assert hits and set(loaded.doc_ids([p for p, _ in hits]).values()) <= spanish  # only the rare word counted
+    assert loaded.lexical("violence", 5)  # nothing rarer: the common word is kept
 
 
 def test_publish_is_atomic_for_readers(pg: PostgresStore, loaded: PostgresVersion, sample: local.IndexVersion,

@@ -34,7 +34,8 @@ from pioc_search.stores.postgres.migrations import migrate
 log = logging.getLogger(__name__)
 
 BUILD_LOCK = 0x70696F63_0002  # advisory-lock key held for a whole build
-EXACT_LIMIT = 20_000  # filters leaving at most this many passages are searched exactly (no HNSW)
+EXACT_LIMIT = 10_000  # at most this many passages (after filters) are searched exactly, without HNSW
+COMMON_TERM_SHARE, COMMON_TERM_FLOOR = 0.05, 1000  # as search.py: words in more passages are skipped
 EF_SEARCH = 100  # HNSW candidate list; iterative scan goes on past it when filters reject rows
 DOC_COLUMNS = ("id", "path", "sha256", "fingerprint", "title", "doc_type", "cities", "themes", "date", "year",
                "language", "source_url", "media_type", "pages", "passages")
@@ -348,7 +349,8 @@ class PostgresVersion:
 
     def dense(self, query: np.ndarray, k: int, allowed_docs: Sequence[str] | None = None,
               exclude_docs: Sequence[str] = (), filters: DocFilter | None = None) -> list[tuple[int, float]]:
-        """HNSW with iterative scan; exact when the filters leave few passages or HNSW comes up short."""
+        """Exact when few passages are in scope (as FAISS flat today); else HNSW with iterative
+        scan, falling back to exact if the filters leave HNSW short of k hits."""
         allowed = self._scope(allowed_docs, filters)
         if k <= 0 or allowed == []:
             return []
@@ -358,7 +360,7 @@ class PostgresVersion:
         wanted = min(k, available)
         if wanted == 0:
             return []
-        if allowed is not None and available <= EXACT_LIMIT:
+        if available <= EXACT_LIMIT:
             return self._nearest(query, k, allowed, list(excluded), exact=True)
         hits = self._nearest(query, k, allowed, list(excluded), exact=False)
         return hits if len(hits) >= wanted else self._nearest(query, k, allowed, list(excluded), exact=True)
@@ -390,16 +392,24 @@ class PostgresVersion:
     def lexical(self, question: str, k: int, allowed_docs: Sequence[str] | None = None,
                 filters: DocFilter | None = None, language: str | None = None) -> list[tuple[int, float]]:
         """Any of the question's words, stemmed with the question's language (or with every
-        language of the version when it is unknown), ranked by ts_rank_cd (title > section > text)."""
+        language of the version when it is unknown), ranked by ts_rank_cd (title > section > text).
+
+        As in the local store, words in very many passages are left out (they weigh little and
+        cost much) unless nothing else is left; then the two rarest stay."""
         allowed = self._scope(allowed_docs, filters)
         if k <= 0 or allowed == [] or not question.strip():
             return []
         params: dict[str, Any] = {"question": question, "language": language, "languages": self._configs,
-                                  "k": k, "allowed": allowed}
+                                  "k": k, "allowed": allowed,
+                                  "common": max(COMMON_TERM_SHARE * self.passage_count, COMMON_TERM_FLOOR)}
         query_sql = sql.SQL(
-            "WITH q AS (SELECT string_agg(DISTINCT quote_literal(replace(lex, '\\', '')), ' | ')::tsquery AS query"
-            " FROM unnest({configs}) cfg,"
-            " unnest(tsvector_to_array(to_tsvector(cfg, pioc_unaccent(%(question)s)))) lex)"
+            "WITH words AS (SELECT DISTINCT replace(lex, '\\', '') AS lexeme FROM unnest({configs}) cfg,"
+            " unnest(tsvector_to_array(to_tsvector(cfg, pioc_unaccent(%(question)s)))) lex),"
+            " counted AS (SELECT w.lexeme, l.ndoc FROM words w JOIN {lexemes} l USING (lexeme)),"
+            " chosen AS (SELECT lexeme FROM counted WHERE ndoc <= %(common)s UNION ALL"
+            "  SELECT lexeme FROM (SELECT lexeme FROM counted ORDER BY ndoc, lexeme LIMIT 2) rare"
+            "  WHERE NOT EXISTS (SELECT 1 FROM counted WHERE ndoc <= %(common)s)),"
+            " q AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS query FROM chosen)"
             " SELECT p.id, ts_rank_cd(p.tsv, q.query) AS score FROM {passages} p, q"
             " WHERE p.tsv @@ q.query AND (%(allowed)s::text[] IS NULL OR p.doc_id = ANY(%(allowed)s))"
             " ORDER BY score DESC, p.id LIMIT %(k)s"
