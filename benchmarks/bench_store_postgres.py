@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pioc_search.models import Document, Passage  # noqa: E402
-from pioc_search.stores.base import DocFilter  # noqa: E402
+from pioc_search.search import Filters  # noqa: E402
 from pioc_search.stores.postgres import PostgresStore  # noqa: E402
 
 DIM = 384
@@ -85,8 +85,8 @@ def bench(url: str, size: int, queries: int) -> None:
         calls = {"dense (as served)": lambda q: live.dense(q, 10),
                  "dense HNSW": lambda q: live._nearest(q, 10, None, [], exact=False),
                  "dense exact": lambda q: live._nearest(q, 10, None, [], exact=True),
-                 "dense city filter (1/40)": lambda q: live.dense(q, 10, filters=DocFilter(city=("City7",))),
-                 "dense year>=2020": lambda q: live.dense(q, 10, filters=DocFilter(year_from=2020))}
+                 "dense city filter (1/40)": lambda q: live.dense(q, 10, filters=Filters(city=("City7",))),
+                 "dense year>=2020": lambda q: live.dense(q, 10, filters=Filters(year_from=2020))}
         for q in qs:
             found = {}
             for label, call in calls.items():

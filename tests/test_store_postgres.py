@@ -18,7 +18,8 @@ from psycopg import sql
 
 from pioc_search import store as local
 from pioc_search.stores import open_store
-from pioc_search.stores.base import BuildInProgress, DocFilter, StoreUnavailable, VersionGone
+from pioc_search.search import Filters
+from pioc_search.stores.base import BuildInProgress, StoreUnavailable, VersionGone
 from pioc_search.stores.postgres import PostgresStore, PostgresVersion
 from pioc_search.stores.postgres import store as pg_store
 from pioc_search.stores.postgres.migrations import available
@@ -149,7 +150,7 @@ def test_filters_still_return_k_hits(loaded: PostgresVersion, embedder, monkeypa
                                      exact_limit: int) -> None:
     monkeypatch.setattr(pg_store, "EXACT_LIMIT", exact_limit)
     query = embedder.encode_query("How did lockdowns change domestic violence reports?")
-    for filters in (DocFilter(doc_type=("webinar",)), DocFilter(language=("es",)), DocFilter(year_from=2023)):
+    for filters in (Filters(doc_type=("webinar",)), Filters(language=("es",)), Filters(year_from=2023)):
         docs = set(loaded.allowed_docs(filters))
         expected = [d.id for d in loaded.documents.values()
                     if (not filters.doc_type or d.doc_type in filters.doc_type)
@@ -181,7 +182,7 @@ def test_lexical_matches_stemmed_words_and_folds_accents(loaded: PostgresVersion
     docs = {loaded.documents[d].path for d in loaded.doc_ids([p for p, _ in hits]).values()}
     assert "reports/cali-lighting-2022.pdf" in docs or "blog/street-lights-cali-2023.html" in docs
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
-    only_es = loaded.lexical("jovenes", 50, filters=DocFilter(language=("es",)))
+    only_es = loaded.lexical("jovenes", 50, filters=Filters(language=("es",)))
     assert only_es and set(loaded.doc_ids([p for p, _ in only_es]).values()) == {spanish_id}
     assert loaded.lexical("the of and", 5, language="en") == []  # stopwords only: nothing, no error
     assert loaded.lexical("'\\ & | ! :*", 5) == []  # tsquery syntax in a question is inert

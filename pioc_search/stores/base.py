@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from pioc_search.models import Document, Passage
 from pioc_search.store import BuildInProgress, VerificationError
 
+if TYPE_CHECKING:  # search.Filters: doc_type, city, theme, language, year_from, year_to, .active
+    from pioc_search.search import Filters
+
 __all__ = [
-    "BuildInProgress", "VerificationError", "StoreUnavailable", "VersionGone", "DocFilter",
+    "BuildInProgress", "VerificationError", "StoreUnavailable", "VersionGone",
     "PassageRow", "VersionReader", "VersionWriter", "Store",
 ]
 
@@ -30,23 +32,6 @@ class StoreUnavailable(Exception):
 
 class VersionGone(Exception):
     """The version a reader was opened on has been pruned; open the live one again."""
-
-
-@dataclass(frozen=True)
-class DocFilter:
-    """Document attributes a search may be limited to (empty = any); same meaning as search.Filters."""
-
-    doc_type: tuple[str, ...] = ()
-    city: tuple[str, ...] = ()
-    theme: tuple[str, ...] = ()
-    language: tuple[str, ...] = ()
-    year_from: int | None = None
-    year_to: int | None = None
-
-    @property
-    def active(self) -> bool:
-        return any((self.doc_type, self.city, self.theme, self.language)) or \
-            self.year_from is not None or self.year_to is not None
 
 
 # A passage row: mapping with keys id, doc_id, ordinal, text, section, page_start, page_end, embed_hash.
@@ -87,12 +72,12 @@ class VersionReader(Protocol):
         ...
 
     def dense(self, query: np.ndarray, k: int, allowed_docs: Sequence[str] | None = None,
-              exclude_docs: Sequence[str] = (), filters: DocFilter | None = None) -> list[tuple[int, float]]:
+              exclude_docs: Sequence[str] = (), filters: Filters | None = None) -> list[tuple[int, float]]:
         """(passage id, cosine) best first; k hits whenever k passages pass the filters."""
         ...
 
     def lexical(self, question: str, k: int, allowed_docs: Sequence[str] | None = None,
-                filters: DocFilter | None = None, language: str | None = None) -> list[tuple[int, float]]:
+                filters: Filters | None = None, language: str | None = None) -> list[tuple[int, float]]:
         """(passage id, score, higher is better) best first."""
         ...
 

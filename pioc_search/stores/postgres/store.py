@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import psycopg
@@ -27,9 +27,12 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pioc_search.models import Document, Passage
 from pioc_search.stores.base import (
-    BuildInProgress, DocFilter, StoreUnavailable, VerificationError, VersionGone,
+    BuildInProgress, StoreUnavailable, VerificationError, VersionGone,
 )
 from pioc_search.stores.postgres.migrations import migrate
+
+if TYPE_CHECKING:
+    from pioc_search.search import Filters
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +330,7 @@ class PostgresVersion:
         return _unit(rows[0]["embedding"])
 
     # -- search -----------------------------------------------------------------------------------
-    def allowed_docs(self, filters: DocFilter) -> list[str]:
+    def allowed_docs(self, filters: Filters) -> list[str]:
         """Ids of the documents matching the filters, selected in SQL."""
         rows = self._rows(sql.SQL(
             "SELECT id FROM {documents} WHERE (cardinality(%(doc_type)s::text[]) = 0 OR doc_type = ANY(%(doc_type)s))"
@@ -340,7 +343,7 @@ class PostgresVersion:
              "language": list(filters.language), "year_from": filters.year_from, "year_to": filters.year_to})
         return [r["id"] for r in rows]
 
-    def _scope(self, allowed_docs: Sequence[str] | None, filters: DocFilter | None) -> list[str] | None:
+    def _scope(self, allowed_docs: Sequence[str] | None, filters: Filters | None) -> list[str] | None:
         allowed = None if allowed_docs is None else list(allowed_docs)
         if filters is not None and filters.active:
             matching = self.allowed_docs(filters)
@@ -348,7 +351,7 @@ class PostgresVersion:
         return allowed
 
     def dense(self, query: np.ndarray, k: int, allowed_docs: Sequence[str] | None = None,
-              exclude_docs: Sequence[str] = (), filters: DocFilter | None = None) -> list[tuple[int, float]]:
+              exclude_docs: Sequence[str] = (), filters: Filters | None = None) -> list[tuple[int, float]]:
         """Exact when few passages are in scope (as FAISS flat today); else HNSW with iterative
         scan, falling back to exact if the filters leave HNSW short of k hits."""
         allowed = self._scope(allowed_docs, filters)
@@ -390,7 +393,7 @@ class PostgresVersion:
         return sql.SQL("ARRAY(SELECT DISTINCT pioc_ts_config(l) FROM unnest(%(languages)s::text[]) l)")
 
     def lexical(self, question: str, k: int, allowed_docs: Sequence[str] | None = None,
-                filters: DocFilter | None = None, language: str | None = None) -> list[tuple[int, float]]:
+                filters: Filters | None = None, language: str | None = None) -> list[tuple[int, float]]:
         """Any of the question's words, stemmed with the question's language (or with every
         language of the version when it is unknown), ranked by ts_rank_cd (title > section > text).
 
