@@ -19,7 +19,9 @@ from psycopg import sql
 from pioc_search import store as local
 from pioc_search.stores import open_store
 from pioc_search.search import Filters
-from pioc_search.stores.base import BuildInProgress, StoreUnavailable, VersionGone
+from pioc_search.stores.base import (
+    BuildInProgress, Store, StoreUnavailable, VersionGone, VersionReader, VersionWriter,
+)
 from pioc_search.stores.postgres import PostgresStore, PostgresVersion
 from pioc_search.stores.postgres import store as pg_store
 from pioc_search.stores.postgres.migrations import available
@@ -117,7 +119,14 @@ def test_migrations_run_once_even_when_processes_start_together(pg_url: str) -> 
     assert rows == [(v, n) for v, n, _ in available()]
 
 
-def test_a_published_version_reads_back_what_was_written(loaded: PostgresVersion, sample: local.IndexVersion) -> None:
+def test_a_published_version_reads_back_what_was_written(pg: PostgresStore, loaded: PostgresVersion,
+                                                         sample: local.IndexVersion) -> None:
+    assert isinstance(pg, Store) and isinstance(loaded, VersionReader)
+    writer = pg.writer(loaded.dimension)
+    assert isinstance(writer, VersionWriter)
+    writer.abandon()
+    assert pg.remove_unfinished() == []  # abandon() left nothing behind
+    pg.verify(loaded.name)
     assert loaded.documents == sample.documents
     assert loaded.passage_count == sample.passage_count
     assert loaded.fingerprints() == sample.fingerprints()

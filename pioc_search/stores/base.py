@@ -43,6 +43,7 @@ class VersionReader(Protocol):
     """One version, read-only. Documents and meta are loaded once; everything else is queried."""
 
     name: str
+    dimension: int
     meta: dict[str, Any]
     documents: dict[str, Document]
 
@@ -86,6 +87,7 @@ class VersionReader(Protocol):
         ...
 
 
+@runtime_checkable
 class VersionWriter(Protocol):
     """Builds one new version; nothing it writes is visible to readers before `Store.publish`."""
 
@@ -117,6 +119,7 @@ class VersionWriter(Protocol):
         ...
 
 
+@runtime_checkable
 class Store(Protocol):
     """All versions of one index and the pointer to the live one."""
 
@@ -148,6 +151,10 @@ class Store(Protocol):
 
     def remove_unfinished(self) -> list[str]:
         """Delete leftovers of builds that died; call while holding the build lock."""
+        ...
+
+    def verify(self, name: str) -> None:
+        """Re-check a stored version; VerificationError if it is inconsistent."""
         ...
 
     def prune(self, keep: int) -> list[str]:
