@@ -161,7 +161,7 @@ def bench_scifact(url: str, limit: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--scifact", type=int, default=0, metavar="N",
                         help="also measure HNSW recall on the first N SciFact abstracts (real embeddings)")
