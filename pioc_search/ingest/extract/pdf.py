@@ -47,6 +47,7 @@ _BULLET = re.compile(r"[•◦▪▫●○■□►▸‣⁃∙·]\s")  # a list
 _LONE_BULLET = re.compile(r"[•◦▪▫●○■□►▸‣⁃∙·*–—-]|\d{1,2}[.)]")  # a bullet drawn apart from its text
 _HYPHEN_END = re.compile(r"(?<=[^\W\d_])[-\u00ad]$")
 _LEADING_NUMBER = re.compile(r"\d{1,4}(?=\s)")
+_INNER_SPACE = re.compile(r"(?<=\S)\s+(?=\S)")  # a space between words, where a table cell may end
 _CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
 _CJK_SPACE = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")  # PDFium spaces out some CJK text
 _BOLD = re.compile(r"bold|black|heavy|demi", re.I)
@@ -191,7 +192,10 @@ def _pdfium_page(doc: pdfium.PdfDocument, index: int) -> _Page:
     except Exception as e:
         return _Page(error=_reason(e))
     try:
-        return _Page(lines=_pdfium_lines(page), image_share=_image_share(page))
+        result = _Page(lines=_pdfium_lines(page))
+        if len("".join(result.text.split())) < _SPARSE:  # only a sparse page can be a scan
+            result.image_share = _image_share(page)
+        return result
     except Exception as e:
         return _Page(error=_reason(e))
     finally:
@@ -204,13 +208,13 @@ def _pdfium_lines(page: pdfium.PdfPage) -> list[_Line]:
     try:
         count = textpage.count_chars()
         text = textpage.get_text_range(0, count) if count > 0 else ""
-        positioned = len(text) == count  # PDFium's character indexes match the string's
+        chars = _Chars(textpage) if len(text) == count else None  # PDFium's indexes match the string's
         lines, start = [], 0
         for segment in re.split(r"(\r\n|\n|\r|\ufffe)", text):  # PDFium marks a hyphen at a line end U+FFFE
             if segment == "\ufffe" and lines:
                 lines[-1].text += "-"
             elif segment and segment not in "\r\n\ufffe":
-                lines.append(_positioned_line(textpage, segment, start) if positioned else _Line(segment))
+                lines.append(_positioned_line(chars, segment, start) if chars else _Line(segment))
             start += len(segment)
     finally:
         textpage.close()
@@ -220,63 +224,86 @@ def _pdfium_lines(page: pdfium.PdfPage) -> list[_Line]:
     return _merge_rows(lines)
 
 
-def _positioned_line(textpage: pdfium.PdfTextPage, segment: str, start: int) -> _Line:
+class _Chars:
+    """Character boxes, sizes and weights of one text page through PDFium's C API, with the ctypes
+    buffers made once per page (the layout pass asks for tens of thousands of boxes per file)."""
+
+    def __init__(self, textpage: pdfium.PdfTextPage) -> None:
+        self.raw = textpage.raw
+        self.sides = [ctypes.c_double() for _ in range(4)]  # left, right, bottom, top
+        self.refs = [ctypes.byref(side) for side in self.sides]
+        self.rect = pdfium_c.FS_RECTF()
+        self.name = ctypes.create_string_buffer(128)
+        self.flags = ctypes.c_int()
+        self.bold_names: dict[bytes, bool] = {}
+
+    def box(self, index: int) -> tuple[float, float, float]:
+        """left, right and bottom of a character's tight box."""
+        if not pdfium_c.FPDFText_GetCharBox(self.raw, index, *self.refs):
+            raise pdfium.PdfiumError("Failed to get charbox.")
+        left, right, bottom, _ = self.sides
+        return left.value, right.value, bottom.value
+
+    def left(self, index: int) -> float:
+        return self.box(index)[0]
+
+    def right(self, index: int) -> float:
+        return self.box(index)[1]
+
+    def size(self, index: int) -> float:
+        """Effective type size: the loose box height (font size times the text matrix' scale), as
+        FPDFText_GetFontSize ignores a matrix that scales "1 Tf" text up."""
+        rect = self.rect
+        if pdfium_c.FPDFText_GetLooseCharBox(self.raw, index, rect) and rect.top - rect.bottom > 0:
+            return rect.top - rect.bottom
+        return pdfium_c.FPDFText_GetFontSize(self.raw, index)
+
+    def bold(self, index: int) -> bool:
+        if pdfium_c.FPDFText_GetFontWeight(self.raw, index) >= 600:
+            return True
+        pdfium_c.FPDFText_GetFontInfo(self.raw, index, self.name, len(self.name), ctypes.byref(self.flags))
+        name = self.name.value
+        if name not in self.bold_names:
+            self.bold_names[name] = bool(_BOLD.search(name.decode("latin-1")))
+        return self.bold_names[name]
+
+
+def _positioned_line(chars: _Chars, segment: str, start: int) -> _Line:
     try:
-        return _pdfium_line(textpage, segment, start)
+        return _pdfium_line(chars, segment, start)
     except pdfium.PdfiumError:  # no box for a character (e.g. an unmapped glyph): text without position
         return _Line(segment)
 
 
-def _pdfium_line(textpage: pdfium.PdfTextPage, segment: str, start: int) -> _Line:
+def _pdfium_line(chars: _Chars, segment: str, start: int) -> _Line:
     stripped = segment.lstrip()
     if not stripped.strip():
         return _Line("")
     first = start + len(segment) - len(stripped)
     last = start + len(segment.rstrip()) - 1
-    left, bottom, _, _ = textpage.get_charbox(first)
-    right = textpage.get_charbox(last)[2]
-    size = _char_size(textpage, first)
-    line = _Line(_mark_cells(textpage, segment, start, size), y=bottom, size=round(size, 2),
-                 bold=_is_bold(textpage, first), x0=left, x1=right)
+    left, _, bottom = chars.box(first)
+    size = chars.size(first)
+    line = _Line(_mark_cells(chars, segment, start, size), y=bottom, size=round(size, 2), bold=chars.bold(first), x0=left, x1=chars.right(last))
     if number := _LEADING_NUMBER.match(stripped):  # "12      The text": a margin line number?
         digits_end = first + number.end() - 1
         text_start = digits_end + 1 + len(stripped[number.end():]) - len(stripped[number.end():].lstrip())
-        gap = textpage.get_charbox(text_start)[0] - textpage.get_charbox(digits_end)[2]
-        line.number_gap = gap > 2 * max(size, 1)
+        line.number_gap = chars.left(text_start) - chars.right(digits_end) > 2 * max(size, 1)
     return line
 
 
-def _char_size(textpage: pdfium.PdfTextPage, index: int) -> float:
-    """Effective type size: the loose box height (font size times the text matrix' scale), as
-    FPDFText_GetFontSize ignores a matrix that scales "1 Tf" text up."""
-    box = pdfium_c.FS_RECTF()
-    if pdfium_c.FPDFText_GetLooseCharBox(textpage, index, box) and box.top - box.bottom > 0:
-        return box.top - box.bottom
-    return pdfium_c.FPDFText_GetFontSize(textpage, index)
-
-
-def _mark_cells(textpage: pdfium.PdfTextPage, segment: str, start: int, size: float) -> str:
+def _mark_cells(chars: _Chars, segment: str, start: int, size: float) -> str:
     """Table cells that PDFium joined with one space: " | " where the space spans a real gap."""
     out, last = [], 0
-    for match in re.finditer(r"(?<=\S)\s+(?=\S)", segment):
-        before, after = start + match.start() - 1, start + match.end()
+    cell = _CELL_GAP * max(size, 1) * 2
+    for match in _INNER_SPACE.finditer(segment):
         try:
-            gap = textpage.get_charbox(after)[0] - textpage.get_charbox(before)[2]
+            gap = chars.left(start + match.end()) - chars.right(start + match.start() - 1)
         except pdfium.PdfiumError:
             continue
-        if gap > _CELL_GAP * max(size, 1) * 2:
+        if gap > cell:
             out.append(segment[last:match.start()] + " | ")
             last = match.end()
-    return "".join(out) + segment[last:]
-
-
-def _is_bold(textpage: pdfium.PdfTextPage, index: int) -> bool:
-    if pdfium_c.FPDFText_GetFontWeight(textpage, index) >= 600:
-        return True
-    buffer = ctypes.create_string_buffer(128)
-    flags = ctypes.c_int()
-    pdfium_c.FPDFText_GetFontInfo(textpage, index, buffer, len(buffer), ctypes.byref(flags))
-    return bool(_BOLD.search(buffer.value.decode("latin-1")))
+    return "".join(out) + segment[last:] if out else segment
 
 
 def _image_share(page: pdfium.PdfPage) -> float:
@@ -581,12 +608,13 @@ def _is_heading(para: list[_Line], text: str, body_size: float) -> bool:
 
 def _join(para: list[_Line]) -> str:
     """Unwrap a paragraph's lines, joining words hyphenated across a line break."""
-    text = ""
+    parts: list[str] = []
     for line in para:
-        if _HYPHEN_END.search(text) and line.text[:1].islower():
-            text = text[:-1] + line.text
-        elif _HYPHEN_END.search(text) and line.text[:1].isupper():  # "Stress-" + "Engineered"
-            text += line.text
+        hyphen = bool(parts) and _HYPHEN_END.search(parts[-1][-2:]) is not None
+        if hyphen and line.text[:1].islower():
+            parts[-1] = parts[-1][:-1] + line.text
+        elif hyphen and line.text[:1].isupper():  # "Stress-" + "Engineered"
+            parts[-1] += line.text
         else:
-            text = f"{text} {line.text}" if text else line.text
-    return text.replace("\u00ad", "")
+            parts.append(line.text)
+    return " ".join(parts).replace("\u00ad", "")
