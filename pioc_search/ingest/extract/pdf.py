@@ -12,6 +12,7 @@ line breaks joined, headings (larger or bold type) as section names.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import math
 import re
@@ -57,6 +58,8 @@ _CELL_GAP = 1.5  # a horizontal gap wider than this many font sizes separates ta
 _SPARSE = 100  # a page mostly covered by images with fewer characters than this is treated as a scan
 _OCR_SCALE = 300 / 72  # render at 300 dpi for OCR
 _OCR_MAX_SIDE = 5000  # pixels
+_CHARBOX = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, *[ctypes.c_void_p] * 4)(
+    ctypes.cast(pdfium_c.FPDFText_GetCharBox, ctypes.c_void_p).value)
 
 
 @dataclass
@@ -102,8 +105,11 @@ def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extractio
     joined and hard line breaks inside paragraphs unwrapped. Pages without usable text (after the
     fallbacks and OCR) are listed in `problems`.
     """
-    reader, pypdf_error = _open_pypdf(path)
+    with path.open("rb") as f:
+        if b"%PDF-" not in f.read(1024):
+            raise ExtractionError("corrupt PDF: not a PDF file (no %PDF header)")
     doc, pdfium_error = _open_pdfium(path)
+    reader, pypdf_error = _open_pypdf(path) if doc is None else (None, None)  # pypdf only as a fallback
     try:
         if doc is not None:
             pages = [_pdfium_page(doc, i) for i in range(len(doc))]
@@ -111,7 +117,7 @@ def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extractio
             pages = _pypdf_pages(reader)
         else:
             pages = _pdfminer_pages(path, pypdf_error or pdfium_error or "unreadable")
-        meta = _meta(reader, len(pages))
+        meta = _meta(doc, reader, len(pages))
         meta["engine"] = "pdfium" if doc is not None else "pypdf" if reader is not None else "pdfminer"
         problems = _repair(pages, path, doc, options, meta)
     finally:
@@ -133,10 +139,7 @@ def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extractio
 # ------------------------------------------------------------------------------------- opening
 
 def _open_pypdf(path: Path) -> tuple[PdfReader | None, str | None]:
-    """pypdf's reader (for metadata and encryption), or None and why it failed."""
-    with path.open("rb") as f:
-        if b"%PDF-" not in f.read(1024):
-            raise ExtractionError("corrupt PDF: not a PDF file (no %PDF header)")
+    """pypdf's reader (for files PDFium cannot open), or None and why it failed."""
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
@@ -166,22 +169,33 @@ def _reason(e: BaseException) -> str:
     return text
 
 
-def _meta(reader: PdfReader | None, page_count: int) -> dict[str, Any]:
+def _meta(doc: pdfium.PdfDocument | None, reader: PdfReader | None, page_count: int) -> dict[str, Any]:
+    """Title, author and creation date from the /Info dictionary (through PDFium, else pypdf)."""
     meta: dict[str, Any] = {"pages": page_count}
     try:
-        info = reader.metadata if reader is not None else None
-        if info is None:
-            return meta
-        title = re.sub(r"^Microsoft (Word|PowerPoint) - ", "", (info.title or "").strip())
+        title, author, date = _pdfium_info(doc) if doc is not None else _pypdf_info(reader)
+        title = re.sub(r"^Microsoft (Word|PowerPoint) - ", "", (title or "").strip())
         if title and title.lower() not in _PLACEHOLDERS and not re.search(r"\.\w{2,4}$", title):
             meta["title"] = title
-        if (author := (info.author or "").strip()) and author.lower() not in _PLACEHOLDERS:
+        if (author := (author or "").strip()) and author.lower() not in _PLACEHOLDERS:
             meta["author"] = author
-        if date := iso_date(info.creation_date):
+        if date := iso_date(date):
             meta["date"] = date
     except Exception as e:  # malformed /Info dictionary or date string: keep what we have
         log.debug("unreadable PDF metadata: %s", e)
     return meta
+
+
+def _pdfium_info(doc: pdfium.PdfDocument) -> tuple[str | None, str | None, str | None]:
+    info = doc.get_metadata_dict(skip_empty=True)
+    date = re.match(r"\s*(?:D:)?(\d{4})(\d{2})?(\d{2})?", info.get("CreationDate", ""))
+    iso = "-".join(part or "01" for part in date.groups()) if date else None
+    return info.get("Title"), info.get("Author"), iso
+
+
+def _pypdf_info(reader: PdfReader | None) -> tuple[str | None, str | None, Any]:
+    info = reader.metadata if reader is not None else None
+    return (info.title, info.author, info.creation_date) if info is not None else (None, None, None)
 
 
 # --------------------------------------------------------------------------------- page engines
@@ -232,6 +246,9 @@ class _Chars:
         self.raw = textpage.raw
         self.sides = [ctypes.c_double() for _ in range(4)]  # left, right, bottom, top
         self.refs = [ctypes.byref(side) for side in self.sides]
+        # FPDFText_GetCharBox on plain addresses: about half the cost of a call through the typed binding
+        self.charbox = functools.partial(_CHARBOX, ctypes.cast(self.raw, ctypes.c_void_p).value)
+        self.addresses = [ctypes.addressof(side) for side in self.sides]
         self.rect = pdfium_c.FS_RECTF()
         self.name = ctypes.create_string_buffer(128)
         self.flags = ctypes.c_int()
@@ -249,6 +266,14 @@ class _Chars:
 
     def right(self, index: int) -> float:
         return self.box(index)[1]
+
+    def gap(self, before: int, after: int) -> float | None:
+        """Horizontal distance from character `before`'s right edge to `after`'s left; None if unknown."""
+        charbox, addresses, (left, right, _, _) = self.charbox, self.addresses, self.sides
+        if not charbox(before, *addresses):
+            return None
+        end = right.value
+        return left.value - end if charbox(after, *addresses) else None
 
     def size(self, index: int) -> float:
         """Effective type size: the loose box height (font size times the text matrix' scale), as
@@ -296,11 +321,8 @@ def _mark_cells(chars: _Chars, segment: str, start: int, size: float) -> str:
     out, last = [], 0
     cell = _CELL_GAP * max(size, 1) * 2
     for match in _INNER_SPACE.finditer(segment):
-        try:
-            gap = chars.left(start + match.end()) - chars.right(start + match.start() - 1)
-        except pdfium.PdfiumError:
-            continue
-        if gap > cell:
+        gap = chars.gap(start + match.start() - 1, start + match.end())
+        if gap is not None and gap > cell:
             out.append(segment[last:match.start()] + " | ")
             last = match.end()
     return "".join(out) + segment[last:] if out else segment
