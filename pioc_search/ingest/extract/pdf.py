@@ -16,7 +16,7 @@ import functools
 import logging
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -245,7 +245,6 @@ class _Chars:
     def __init__(self, textpage: pdfium.PdfTextPage) -> None:
         self.raw = textpage.raw
         self.sides = [ctypes.c_double() for _ in range(4)]  # left, right, bottom, top
-        self.refs = [ctypes.byref(side) for side in self.sides]
         # FPDFText_GetCharBox on plain addresses: about half the cost of a call through the typed binding
         self.charbox = functools.partial(_CHARBOX, ctypes.cast(self.raw, ctypes.c_void_p).value)
         self.addresses = [ctypes.addressof(side) for side in self.sides]
@@ -256,7 +255,7 @@ class _Chars:
 
     def box(self, index: int) -> tuple[float, float, float]:
         """left, right and bottom of a character's tight box."""
-        if not pdfium_c.FPDFText_GetCharBox(self.raw, index, *self.refs):
+        if not self.charbox(index, *self.addresses):
             raise pdfium.PdfiumError("Failed to get charbox.")
         left, right, bottom, _ = self.sides
         return left.value, right.value, bottom.value
@@ -266,14 +265,6 @@ class _Chars:
 
     def right(self, index: int) -> float:
         return self.box(index)[1]
-
-    def gap(self, before: int, after: int) -> float | None:
-        """Horizontal distance from character `before`'s right edge to `after`'s left; None if unknown."""
-        charbox, addresses, (left, right, _, _) = self.charbox, self.addresses, self.sides
-        if not charbox(before, *addresses):
-            return None
-        end = right.value
-        return left.value - end if charbox(after, *addresses) else None
 
     def size(self, index: int) -> float:
         """Effective type size: the loose box height (font size times the text matrix' scale), as
@@ -308,7 +299,8 @@ def _pdfium_line(chars: _Chars, segment: str, start: int) -> _Line:
     last = start + len(segment.rstrip()) - 1
     left, _, bottom = chars.box(first)
     size = chars.size(first)
-    line = _Line(_mark_cells(chars, segment, start, size), y=bottom, size=round(size, 2), bold=chars.bold(first), x0=left, x1=chars.right(last))
+    line = _Line(_mark_cells(chars, segment, start, size), y=bottom, size=round(size, 2),
+                 bold=chars.bold(first), x0=left, x1=chars.right(last))
     if number := _LEADING_NUMBER.match(stripped):  # "12      The text": a margin line number?
         digits_end = first + number.end() - 1
         text_start = digits_end + 1 + len(stripped[number.end():]) - len(stripped[number.end():].lstrip())
@@ -320,11 +312,15 @@ def _mark_cells(chars: _Chars, segment: str, start: int, size: float) -> str:
     """Table cells that PDFium joined with one space: " | " where the space spans a real gap."""
     out, last = [], 0
     cell = _CELL_GAP * max(size, 1) * 2
-    for match in _INNER_SPACE.finditer(segment):
-        gap = chars.gap(start + match.start() - 1, start + match.end())
-        if gap is not None and gap > cell:
-            out.append(segment[last:match.start()] + " | ")
-            last = match.end()
+    charbox, addresses, (left, right, _, _) = chars.charbox, chars.addresses, chars.sides
+    for match in _INNER_SPACE.finditer(segment):  # a hot loop (one per word space): kept inline
+        space_start, space_end = match.span()
+        if not charbox(start + space_start - 1, *addresses):
+            continue  # no box: not a gap we can measure
+        end = right.value
+        if charbox(start + space_end, *addresses) and left.value - end > cell:
+            out.append(segment[last:space_start] + " | ")
+            last = space_end
     return "".join(out) + segment[last:] if out else segment
 
 
@@ -588,10 +584,10 @@ def _paragraphs(lines: list[_Line], body_size: float) -> list[list[_Line]]:
     """Group lines into paragraphs: split at blank lines, list bullets, vertical gaps, font changes,
     heading-like lines and (without positions) short lines ending a sentence."""
     text_lines = [line for line in lines if line.text and not _LONE_BULLET.fullmatch(line.text)]
-    gaps: dict[float, Counter[int]] = {}  # line spacing seen between lines of each font size
+    gaps: defaultdict[float, Counter[int]] = defaultdict(Counter)  # line spacings seen per font size
     for a, b in zip(text_lines, text_lines[1:]):
         if a.y is not None and b.y is not None and abs(a.size - b.size) < 0.5 and 0 < a.y - b.y < 3 * max(a.size, 1):
-            gaps.setdefault(round(a.size), Counter())[round(a.y - b.y)] += 1
+            gaps[round(a.size)][round(a.y - b.y)] += 1
     spacing = {size: max(c.items(), key=lambda kv: (kv[1], -kv[0]))[0] for size, c in gaps.items()}
     width = max((len(line.text) for line in text_lines), default=0)
     paras: list[list[_Line]] = []
