@@ -1,4 +1,4 @@
-"""PDF files: page text from PDFium, metadata and encryption from pypdf, pdfminer.six and OCR as fallbacks.
+"""PDF files: page text and metadata from PDFium; pypdf (files PDFium cannot open), pdfminer.six and OCR as fallbacks.
 
 Each page's text goes through the quality gate (`quality.text_problem`). A page that fails it, or
 that PDFium cannot read, is tried with pdfminer.six, then OCR'd with Tesseract (`ocr`); a page still
