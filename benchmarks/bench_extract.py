@@ -109,7 +109,8 @@ def main() -> None:
         for n, path in enumerate(sorted(REAL.rglob("*.pdf"))):
             full, _, _ = timed(extract_file, path, ExtractOptions(cache_dir=Path(cache)))  # with OCR: content
             if isinstance(full, ExtractionError):
-                print(f"{path.name[:44]:44} {'':>5} {'':>8} {'':>8} {'':>6} {'':>6} {'':>6} {'':>4}  refused: {full}"[:170])
+                blank = f"{'':>5} {'':>8} {'':>8} {'':>6} {'':>6} {'':>6} {'':>4}"
+                print(f"{path.name[:44]:44} {blank}  refused: {full}"[:170])
                 continue
             if isinstance(full, Exception):
                 raise full
@@ -137,7 +138,8 @@ def main() -> None:
                 speed = f"{pages / new_s:8.1f}"
                 if not args.skip_old:
                     _, old_s, old_c = times["old"]
-                    old_rate, ratio, cpu_ratio = f"{pages / old_s:8.1f}", f"{old_s / new_s:6.1f}", f"{old_c / new_c:6.1f}"
+                    old_rate = f"{pages / old_s:8.1f}"
+                    ratio, cpu_ratio = f"{old_s / new_s:6.1f}", f"{old_c / new_c:6.1f}"
                     every.add(pages, old_s, old_c, new_s, new_c)
                     if full.meta.get("engine") == "pdfium":
                         pdfium_files.add(pages, old_s, old_c, new_s, new_c)
