@@ -1,4 +1,4 @@
-"""PDF files: page text from PDFium, metadata and encryption from pypdf, pdfminer.six and OCR as fallbacks.
+"""PDF files: page text and metadata from PDFium; pypdf (files PDFium cannot open), pdfminer.six and OCR as fallbacks.
 
 Each page's text goes through the quality gate (`quality.text_problem`). A page that fails it, or
 that PDFium cannot read, is tried with pdfminer.six, then OCR'd with Tesseract (`ocr`); a page still
@@ -12,10 +12,11 @@ line breaks joined, headings (larger or bold type) as section names.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -47,6 +48,7 @@ _BULLET = re.compile(r"[•◦▪▫●○■□►▸‣⁃∙·]\s")  # a list
 _LONE_BULLET = re.compile(r"[•◦▪▫●○■□►▸‣⁃∙·*–—-]|\d{1,2}[.)]")  # a bullet drawn apart from its text
 _HYPHEN_END = re.compile(r"(?<=[^\W\d_])[-\u00ad]$")
 _LEADING_NUMBER = re.compile(r"\d{1,4}(?=\s)")
+_INNER_SPACE = re.compile(r"(?<=\S)\s+(?=\S)")  # a space between words, where a table cell may end
 _CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
 _CJK_SPACE = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")  # PDFium spaces out some CJK text
 _BOLD = re.compile(r"bold|black|heavy|demi", re.I)
@@ -56,6 +58,8 @@ _CELL_GAP = 1.5  # a horizontal gap wider than this many font sizes separates ta
 _SPARSE = 100  # a page mostly covered by images with fewer characters than this is treated as a scan
 _OCR_SCALE = 300 / 72  # render at 300 dpi for OCR
 _OCR_MAX_SIDE = 5000  # pixels
+_CHARBOX = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, *[ctypes.c_void_p] * 4)(
+    ctypes.cast(pdfium_c.FPDFText_GetCharBox, ctypes.c_void_p).value)
 
 
 @dataclass
@@ -101,8 +105,11 @@ def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extractio
     joined and hard line breaks inside paragraphs unwrapped. Pages without usable text (after the
     fallbacks and OCR) are listed in `problems`.
     """
-    reader, pypdf_error = _open_pypdf(path)
+    with path.open("rb") as f:
+        if b"%PDF-" not in f.read(1024):
+            raise ExtractionError("corrupt PDF: not a PDF file (no %PDF header)")
     doc, pdfium_error = _open_pdfium(path)
+    reader, pypdf_error = _open_pypdf(path) if doc is None else (None, None)  # pypdf only as a fallback
     try:
         if doc is not None:
             pages = [_pdfium_page(doc, i) for i in range(len(doc))]
@@ -110,7 +117,7 @@ def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extractio
             pages = _pypdf_pages(reader)
         else:
             pages = _pdfminer_pages(path, pypdf_error or pdfium_error or "unreadable")
-        meta = _meta(reader, len(pages))
+        meta = _meta(doc, reader, len(pages))
         meta["engine"] = "pdfium" if doc is not None else "pypdf" if reader is not None else "pdfminer"
         problems = _repair(pages, path, doc, options, meta)
     finally:
@@ -132,10 +139,7 @@ def extract(path: Path, options: ExtractOptions = ExtractOptions()) -> Extractio
 # ------------------------------------------------------------------------------------- opening
 
 def _open_pypdf(path: Path) -> tuple[PdfReader | None, str | None]:
-    """pypdf's reader (for metadata and encryption), or None and why it failed."""
-    with path.open("rb") as f:
-        if b"%PDF-" not in f.read(1024):
-            raise ExtractionError("corrupt PDF: not a PDF file (no %PDF header)")
+    """pypdf's reader (for files PDFium cannot open), or None and why it failed."""
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
@@ -165,22 +169,33 @@ def _reason(e: BaseException) -> str:
     return text
 
 
-def _meta(reader: PdfReader | None, page_count: int) -> dict[str, Any]:
+def _meta(doc: pdfium.PdfDocument | None, reader: PdfReader | None, page_count: int) -> dict[str, Any]:
+    """Title, author and creation date from the /Info dictionary (through PDFium, else pypdf)."""
     meta: dict[str, Any] = {"pages": page_count}
     try:
-        info = reader.metadata if reader is not None else None
-        if info is None:
-            return meta
-        title = re.sub(r"^Microsoft (Word|PowerPoint) - ", "", (info.title or "").strip())
+        title, author, date = _pdfium_info(doc) if doc is not None else _pypdf_info(reader)
+        title = re.sub(r"^Microsoft (Word|PowerPoint) - ", "", (title or "").strip())
         if title and title.lower() not in _PLACEHOLDERS and not re.search(r"\.\w{2,4}$", title):
             meta["title"] = title
-        if (author := (info.author or "").strip()) and author.lower() not in _PLACEHOLDERS:
+        if (author := (author or "").strip()) and author.lower() not in _PLACEHOLDERS:
             meta["author"] = author
-        if date := iso_date(info.creation_date):
+        if date := iso_date(date):
             meta["date"] = date
     except Exception as e:  # malformed /Info dictionary or date string: keep what we have
         log.debug("unreadable PDF metadata: %s", e)
     return meta
+
+
+def _pdfium_info(doc: pdfium.PdfDocument) -> tuple[str | None, str | None, str | None]:
+    info = doc.get_metadata_dict(skip_empty=True)
+    date = re.match(r"\s*(?:D:)?(\d{4})(\d{2})?(\d{2})?", info.get("CreationDate", ""))
+    iso = "-".join(part or "01" for part in date.groups()) if date else None
+    return info.get("Title"), info.get("Author"), iso
+
+
+def _pypdf_info(reader: PdfReader | None) -> tuple[str | None, str | None, Any]:
+    info = reader.metadata if reader is not None else None
+    return (info.title, info.author, info.creation_date) if info is not None else (None, None, None)
 
 
 # --------------------------------------------------------------------------------- page engines
@@ -191,7 +206,10 @@ def _pdfium_page(doc: pdfium.PdfDocument, index: int) -> _Page:
     except Exception as e:
         return _Page(error=_reason(e))
     try:
-        return _Page(lines=_pdfium_lines(page), image_share=_image_share(page))
+        result = _Page(lines=_pdfium_lines(page))
+        if len("".join(result.text.split())) < _SPARSE:  # only a sparse page can be a scan
+            result.image_share = _image_share(page)
+        return result
     except Exception as e:
         return _Page(error=_reason(e))
     finally:
@@ -204,13 +222,13 @@ def _pdfium_lines(page: pdfium.PdfPage) -> list[_Line]:
     try:
         count = textpage.count_chars()
         text = textpage.get_text_range(0, count) if count > 0 else ""
-        positioned = len(text) == count  # PDFium's character indexes match the string's
+        chars = _Chars(textpage) if len(text) == count else None  # PDFium's indexes match the string's
         lines, start = [], 0
         for segment in re.split(r"(\r\n|\n|\r|\ufffe)", text):  # PDFium marks a hyphen at a line end U+FFFE
             if segment == "\ufffe" and lines:
                 lines[-1].text += "-"
             elif segment and segment not in "\r\n\ufffe":
-                lines.append(_positioned_line(textpage, segment, start) if positioned else _Line(segment))
+                lines.append(_positioned_line(chars, segment, start) if chars else _Line(segment))
             start += len(segment)
     finally:
         textpage.close()
@@ -220,63 +238,90 @@ def _pdfium_lines(page: pdfium.PdfPage) -> list[_Line]:
     return _merge_rows(lines)
 
 
-def _positioned_line(textpage: pdfium.PdfTextPage, segment: str, start: int) -> _Line:
+class _Chars:
+    """Character boxes, sizes and weights of one text page through PDFium's C API, with the ctypes
+    buffers made once per page (the layout pass asks for tens of thousands of boxes per file)."""
+
+    def __init__(self, textpage: pdfium.PdfTextPage) -> None:
+        self.raw = textpage.raw
+        self.sides = [ctypes.c_double() for _ in range(4)]  # left, right, bottom, top
+        # FPDFText_GetCharBox on plain addresses: about half the cost of a call through the typed binding
+        self.charbox = functools.partial(_CHARBOX, ctypes.cast(self.raw, ctypes.c_void_p).value)
+        self.addresses = [ctypes.addressof(side) for side in self.sides]
+        self.rect = pdfium_c.FS_RECTF()
+        self.name = ctypes.create_string_buffer(128)
+        self.flags = ctypes.c_int()
+        self.bold_names: dict[bytes, bool] = {}
+
+    def box(self, index: int) -> tuple[float, float, float]:
+        """left, right and bottom of a character's tight box."""
+        if not self.charbox(index, *self.addresses):
+            raise pdfium.PdfiumError("Failed to get charbox.")
+        left, right, bottom, _ = self.sides
+        return left.value, right.value, bottom.value
+
+    def left(self, index: int) -> float:
+        return self.box(index)[0]
+
+    def right(self, index: int) -> float:
+        return self.box(index)[1]
+
+    def size(self, index: int) -> float:
+        """Effective type size: the loose box height (font size times the text matrix' scale), as
+        FPDFText_GetFontSize ignores a matrix that scales "1 Tf" text up."""
+        rect = self.rect
+        if pdfium_c.FPDFText_GetLooseCharBox(self.raw, index, rect) and rect.top - rect.bottom > 0:
+            return rect.top - rect.bottom
+        return pdfium_c.FPDFText_GetFontSize(self.raw, index)
+
+    def bold(self, index: int) -> bool:
+        if pdfium_c.FPDFText_GetFontWeight(self.raw, index) >= 600:
+            return True
+        pdfium_c.FPDFText_GetFontInfo(self.raw, index, self.name, len(self.name), ctypes.byref(self.flags))
+        name = self.name.value
+        if name not in self.bold_names:
+            self.bold_names[name] = bool(_BOLD.search(name.decode("latin-1")))
+        return self.bold_names[name]
+
+
+def _positioned_line(chars: _Chars, segment: str, start: int) -> _Line:
     try:
-        return _pdfium_line(textpage, segment, start)
+        return _pdfium_line(chars, segment, start)
     except pdfium.PdfiumError:  # no box for a character (e.g. an unmapped glyph): text without position
         return _Line(segment)
 
 
-def _pdfium_line(textpage: pdfium.PdfTextPage, segment: str, start: int) -> _Line:
+def _pdfium_line(chars: _Chars, segment: str, start: int) -> _Line:
     stripped = segment.lstrip()
     if not stripped.strip():
         return _Line("")
     first = start + len(segment) - len(stripped)
     last = start + len(segment.rstrip()) - 1
-    left, bottom, _, _ = textpage.get_charbox(first)
-    right = textpage.get_charbox(last)[2]
-    size = _char_size(textpage, first)
-    line = _Line(_mark_cells(textpage, segment, start, size), y=bottom, size=round(size, 2),
-                 bold=_is_bold(textpage, first), x0=left, x1=right)
+    left, _, bottom = chars.box(first)
+    size = chars.size(first)
+    line = _Line(_mark_cells(chars, segment, start, size), y=bottom, size=round(size, 2),
+                 bold=chars.bold(first), x0=left, x1=chars.right(last))
     if number := _LEADING_NUMBER.match(stripped):  # "12      The text": a margin line number?
         digits_end = first + number.end() - 1
         text_start = digits_end + 1 + len(stripped[number.end():]) - len(stripped[number.end():].lstrip())
-        gap = textpage.get_charbox(text_start)[0] - textpage.get_charbox(digits_end)[2]
-        line.number_gap = gap > 2 * max(size, 1)
+        line.number_gap = chars.left(text_start) - chars.right(digits_end) > 2 * max(size, 1)
     return line
 
 
-def _char_size(textpage: pdfium.PdfTextPage, index: int) -> float:
-    """Effective type size: the loose box height (font size times the text matrix' scale), as
-    FPDFText_GetFontSize ignores a matrix that scales "1 Tf" text up."""
-    box = pdfium_c.FS_RECTF()
-    if pdfium_c.FPDFText_GetLooseCharBox(textpage, index, box) and box.top - box.bottom > 0:
-        return box.top - box.bottom
-    return pdfium_c.FPDFText_GetFontSize(textpage, index)
-
-
-def _mark_cells(textpage: pdfium.PdfTextPage, segment: str, start: int, size: float) -> str:
+def _mark_cells(chars: _Chars, segment: str, start: int, size: float) -> str:
     """Table cells that PDFium joined with one space: " | " where the space spans a real gap."""
     out, last = [], 0
-    for match in re.finditer(r"(?<=\S)\s+(?=\S)", segment):
-        before, after = start + match.start() - 1, start + match.end()
-        try:
-            gap = textpage.get_charbox(after)[0] - textpage.get_charbox(before)[2]
-        except pdfium.PdfiumError:
-            continue
-        if gap > _CELL_GAP * max(size, 1) * 2:
-            out.append(segment[last:match.start()] + " | ")
-            last = match.end()
-    return "".join(out) + segment[last:]
-
-
-def _is_bold(textpage: pdfium.PdfTextPage, index: int) -> bool:
-    if pdfium_c.FPDFText_GetFontWeight(textpage, index) >= 600:
-        return True
-    buffer = ctypes.create_string_buffer(128)
-    flags = ctypes.c_int()
-    pdfium_c.FPDFText_GetFontInfo(textpage, index, buffer, len(buffer), ctypes.byref(flags))
-    return bool(_BOLD.search(buffer.value.decode("latin-1")))
+    cell = _CELL_GAP * max(size, 1) * 2
+    charbox, addresses, (left, right, _, _) = chars.charbox, chars.addresses, chars.sides
+    for match in _INNER_SPACE.finditer(segment):  # a hot loop (one per word space): kept inline
+        space_start, space_end = match.span()
+        if not charbox(start + space_start - 1, *addresses):
+            continue  # no box: not a gap we can measure
+        end = right.value
+        if charbox(start + space_end, *addresses) and left.value - end > cell:
+            out.append(segment[last:space_start] + " | ")
+            last = space_end
+    return "".join(out) + segment[last:] if out else segment
 
 
 def _image_share(page: pdfium.PdfPage) -> float:
@@ -539,10 +584,10 @@ def _paragraphs(lines: list[_Line], body_size: float) -> list[list[_Line]]:
     """Group lines into paragraphs: split at blank lines, list bullets, vertical gaps, font changes,
     heading-like lines and (without positions) short lines ending a sentence."""
     text_lines = [line for line in lines if line.text and not _LONE_BULLET.fullmatch(line.text)]
-    gaps: dict[float, Counter[int]] = {}  # line spacing seen between lines of each font size
+    gaps: defaultdict[float, Counter[int]] = defaultdict(Counter)  # line spacings seen per font size
     for a, b in zip(text_lines, text_lines[1:]):
         if a.y is not None and b.y is not None and abs(a.size - b.size) < 0.5 and 0 < a.y - b.y < 3 * max(a.size, 1):
-            gaps.setdefault(round(a.size), Counter())[round(a.y - b.y)] += 1
+            gaps[round(a.size)][round(a.y - b.y)] += 1
     spacing = {size: max(c.items(), key=lambda kv: (kv[1], -kv[0]))[0] for size, c in gaps.items()}
     width = max((len(line.text) for line in text_lines), default=0)
     paras: list[list[_Line]] = []
@@ -581,12 +626,13 @@ def _is_heading(para: list[_Line], text: str, body_size: float) -> bool:
 
 def _join(para: list[_Line]) -> str:
     """Unwrap a paragraph's lines, joining words hyphenated across a line break."""
-    text = ""
+    parts: list[str] = []
     for line in para:
-        if _HYPHEN_END.search(text) and line.text[:1].islower():
-            text = text[:-1] + line.text
-        elif _HYPHEN_END.search(text) and line.text[:1].isupper():  # "Stress-" + "Engineered"
-            text += line.text
+        hyphen = bool(parts) and _HYPHEN_END.search(parts[-1][-2:]) is not None
+        if hyphen and line.text[:1].islower():
+            parts[-1] = parts[-1][:-1] + line.text
+        elif hyphen and line.text[:1].isupper():  # "Stress-" + "Engineered"
+            parts[-1] += line.text
         else:
-            text = f"{text} {line.text}" if text else line.text
-    return text.replace("\u00ad", "")
+            parts.append(line.text)
+    return " ".join(parts).replace("\u00ad", "")
