@@ -212,7 +212,7 @@ class Servers:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"serve exited with {self.process.returncode}")
-            pids = children(self.process.pid)
+            pids = children(self.process.pid) if count > 1 else [self.process.pid]  # uvicorn: 1 worker = in-process
             if len(pids) == count:
                 before = [cpu_ticks(p) for p in pids]
                 time.sleep(1)
