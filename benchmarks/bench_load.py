@@ -218,7 +218,7 @@ class Servers:
                 time.sleep(1)
                 if max(cpu_ticks(p) - b for p, b in zip(pids, before)) < 10:  # all warmed up and idle
                     for path in questions()[:20]:  # open the index in each worker (fresh connections)
-                        httpx.get(self.url + path, timeout=60).raise_for_status()
+                        httpx.get(self.url + path, timeout=180).raise_for_status()  # first non-English question loads lingua (~5 s)
                     return pids
             time.sleep(0.5)
         raise RuntimeError("the workers did not start in time")
