@@ -327,9 +327,7 @@ class IndexVersion:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = path.name
-        # Memory-mapped, zero-copy: the fp16 codes stay in the page cache, shared by every worker process
-        # serving this version (a published version never changes, so the mapping stays valid).
-        self.index = faiss.read_index(str(path / VECTORS_NAME), faiss.IO_FLAG_MMAP_IFC)
+        self.index = faiss.read_index(str(path / VECTORS_NAME))
         self._local = threading.local()
         self.meta = {r["key"]: json.loads(r["value"]) for r in self.conn.execute("SELECT key, value FROM meta")}
         self.documents = {r["id"]: row_to_document(r) for r in self.conn.execute("SELECT * FROM documents")}
