@@ -204,7 +204,11 @@ class Servers:
         env = {**os.environ, "PIOC_INDEX_DIR": str(root)}
         self.process = subprocess.Popen([*SERVE, "--port", str(self.port), "--workers", str(workers)], cwd=ROOT,
                                         env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-        self.workers = self._ready(workers)
+        try:
+            self.workers = self._ready(workers)
+        except BaseException:
+            self.stop()
+            raise
 
     def _ready(self, count: int, timeout: float = 180) -> list[int]:
         import httpx
