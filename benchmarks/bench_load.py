@@ -19,12 +19,13 @@ import itertools
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,15 @@ def ingest_beside(root: Path, documents: int = 20) -> None:
 
 # --- the servers and the load ------------------------------------------------------------------------------
 
+def ingest_after(root: Path, delay: float, timeout: float) -> tuple[float, subprocess.CompletedProcess]:
+    """Run `ingest_beside` in its own process after `delay` seconds; return when it ended and its outcome."""
+    started = time.monotonic()
+    time.sleep(delay)
+    done = subprocess.run([sys.executable, __file__, "--ingest-beside", str(root)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    return time.monotonic() - started, done
+
+
 def free_port() -> int:
     import socket
     with socket.socket() as sock:
@@ -235,10 +245,17 @@ class Servers:
             self.process.kill()
 
 
-def run_wrk(url: str, script: Path, duration: int, connections: int) -> dict[str, object]:
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--timeout", "30s",
-                          "--latency", "-s", str(script), url], capture_output=True, text=True,
-                         timeout=duration + 60).stdout
+def run_wrk(url: str, script: Path, duration: int, connections: int,
+            until: "Future[object] | None" = None, after: float = 10) -> dict[str, object]:
+    """wrk for `duration` seconds or, with `until`, until that finishes plus `after` seconds (then SIGINT)."""
+    command = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration if until is None else 3600}s",
+               "--timeout", "30s", "--latency", "-s", str(script), url]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    if until is not None:
+        until.result()
+        time.sleep(after)
+        process.send_signal(signal.SIGINT)  # wrk stops and prints its report
+    out = process.communicate(timeout=duration + 60)[0]
 
     def ms(label: str) -> float:
         value, unit = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
@@ -284,19 +301,15 @@ def main() -> None:
                 mem = [memory(p) for p in servers.workers]
                 rows.append((f"{workers}", "steady", steady, mem, ""))
                 before = store.current_version(root).name
-                started = time.monotonic()
                 with ThreadPoolExecutor(1) as pool:
-                    load = pool.submit(run_wrk, servers.url, script, args.duration, args.connections)
-                    time.sleep(min(5, args.duration / 6))
-                    ingest = subprocess.run([sys.executable, __file__, "--ingest-beside", str(root)], cwd=ROOT,
-                                            capture_output=True, text=True, timeout=args.duration * 4)
-                    took = time.monotonic() - started
-                    during = load.result()
+                    ingest = pool.submit(ingest_after, root, min(5, args.duration / 6), args.duration * 10)
+                    during = run_wrk(servers.url, script, args.duration, args.connections, until=ingest)
+                    took, ingest = ingest.result()
                 after = store.current_version(root).name
                 if ingest.returncode != 0:
                     raise RuntimeError(ingest.stderr)
                 switched = all(v[-1] == after and v[0] in (before, after) and len(v) <= 2 for v in during["versions"])
-                note = (f"ingest {before[-12:]}→{after[-12:]} published at {took:.0f}s of {args.duration}s; every wrk "
+                note = (f"ingest {before[-12:]}→{after[-12:]} published {took:.0f}s into the run (wrk ran until 10 s after); every wrk "
                         f"thread ended on it: {switched} (per thread: {[len(v) for v in during['versions']]} versions)")
                 rows.append((f"{workers}", "+ ingest", during, [memory(p) for p in servers.workers], note))
             finally:
