@@ -82,7 +82,7 @@ function request() return wrk.format("GET", paths[math.random(#paths)]) end
 function response(status, headers, body)
   if status ~= 200 then bad = bad + 1 return end
   local v = body:match('"index_version":"([^"]+)"')
-  if v ~= last then seen = seen .. v .. "," ; last = v end
+  if v and v ~= last then seen = seen .. v .. "," ; last = v end
 end
 function done(summary, latency, requests)
   for _, t in ipairs(threads) do io.write("VERSIONS ", t:get("seen"), "\\n") end
