@@ -178,13 +178,18 @@ def query(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Worker processes; each loads the model and follows indexes/CURRENT by itself.")] = 1,
 ) -> None:
     """Serve the API, the search page and the OpenAPI docs."""
     import uvicorn
 
-    from pioc_search.server import create_app
-
-    uvicorn.run(create_app(_settings()), host=host, port=port)
+    _settings()  # fail here, once, on bad settings rather than in every worker
+    # An import string (not an app object) so that uvicorn can start the same app in every worker process.
+    # uvicorn kills a worker that does not answer its health ping within the timeout (default 5 s); loading
+    # the model holds the GIL for seconds on a busy machine, so workers were killed while starting, over and over.
+    uvicorn.run("pioc_search.server:create_app", factory=True, host=host, port=port, workers=workers,
+                timeout_worker_healthcheck=60)
 
 
 @app.command()
