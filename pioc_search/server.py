@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from pioc_search.api_routes import api_router
 from pioc_search.embedders import Embedder, load_embedder
 from pioc_search.holder import IndexHolder
+from pioc_search.ingest.metadata import load_language_detector
 from pioc_search.security import SecurityHeaders
 from pioc_search.settings import Settings
 
@@ -26,7 +27,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
-        embedder.encode_query("warm up")  # load the model before the first question arrives
+        embedder.encode_query("warm up")  # load the model and the language detector before the first question
+        load_language_detector()
         yield
 
     app = FastAPI(title="pioc-search", version="0.1.0", lifespan=lifespan,

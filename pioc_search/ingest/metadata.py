@@ -113,7 +113,13 @@ def _detector():  # type: ignore[no-untyped-def]
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
     codes = [getattr(IsoCode639_1, code.upper()) for code in (*DETECTABLE_LANGUAGES, *NOT_A_LANGUAGE)]
-    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+    # models loaded now, once per process (lazily they cost 4-25 s inside the first question)
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_preloaded_language_models().build()
+
+
+def load_language_detector() -> None:
+    """Load the detector's models now (a server does this at start-up, before the first question)."""
+    _detector()
 
 
 def detect_language(text: str) -> str:
