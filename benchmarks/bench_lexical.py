@@ -30,7 +30,7 @@ from pioc_search.analysis import analyse, question_terms  # noqa: E402
 from pioc_search.evaluate import ndcg_at_k, read_qrels  # noqa: E402
 from pioc_search.ingest.metadata import detect_language  # noqa: E402
 from pioc_search.sentences import split_sentences  # noqa: E402
-from pioc_search.store import LEXICAL_WEIGHTS  # noqa: E402
+from pioc_search.lexical.fts5 import WEIGHTS as LEXICAL_WEIGHTS  # noqa: E402
 
 SCIFACT = ROOT.parent / "shared" / "evaldata" / "scifact"
 Doc = tuple[str, str, str]  # (id, title, text)
