@@ -3,6 +3,7 @@ no question word dropped, filters inside the query, incremental copies, verifica
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -130,3 +131,10 @@ def test_switching_engine_rebuilds_from_scratch(tmp_path: Path, embedder: Embedd
 def test_an_unknown_engine_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown lexical engine 'lucene'"):
         lexical.engine("lucene")
+
+
+def test_concurrent_queries_on_one_version_give_the_same_answers(common: Searcher) -> None:
+    questions = ["knife violence", "town hall meeting", "violence number 7", "prevention"] * 10
+    expected = [common.lexical(q, 30) for q in questions]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(lambda q: common.lexical(q, 30), questions)) == expected
