@@ -339,7 +339,8 @@ class IndexVersion:
         self._local = threading.local()
         self.meta = {r["key"]: json.loads(r["value"]) for r in self.conn.execute("SELECT key, value FROM meta")}
         self.documents = {r["id"]: row_to_document(r) for r in self.conn.execute("SELECT * FROM documents")}
-        self.lexical = lexical.engine(self.meta.get("lexical", lexical.LEGACY)).reader(path, lambda: self.conn)
+        self.lexical_engine = lexical.engine(self.meta.get("lexical", lexical.LEGACY)).name
+        self.lexical = lexical.engine(self.lexical_engine).reader(path, lambda: self.conn)
 
     @property
     def conn(self) -> sqlite3.Connection:
