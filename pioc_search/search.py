@@ -15,6 +15,7 @@ import numpy as np
 from pioc_search.analysis import UNDETERMINED, question_groups, question_terms
 from pioc_search.answers import Span, best_sentences, idf_weights
 from pioc_search.embedders import Embedder
+from pioc_search.ingest.metadata import detect_language
 from pioc_search.models import Document
 from pioc_search.sentences import sentence_spans
 from pioc_search.store import IndexVersion
@@ -86,12 +87,21 @@ class SearchResult:
     took_ms: float = 0.0
 
 
-def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Reciprocal-rank fusion of id rankings, best first."""
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, pid in enumerate(ranking, 1):
-            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
+def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
+         beyond_lexical: set[int] = frozenset()) -> list[tuple[int, float]]:  # type: ignore[assignment]
+    """Reciprocal-rank fusion of the dense and lexical rankings, best first.
+
+    Passages in `beyond_lexical` are in another language than the question's: the lexical
+    retriever matches words, not meanings, so it cannot rank them on their merits. For them the
+    better of their dense and lexical ranks stands in for the lexical one (instead of counting as
+    lexical evidence against them), so a Spanish question can rank an English report first.
+    """
+    dense_part = {pid: 1.0 / (RRF_K + rank) for rank, (pid, _) in enumerate(dense, 1)}
+    lexical_part = {pid: 1.0 / (RRF_K + rank) for rank, (pid, _) in enumerate(lexical, 1)}
+    scores = {}
+    for pid in dense_part.keys() | lexical_part.keys():
+        d, w = dense_part.get(pid, 0.0), lexical_part.get(pid, 0.0)
+        scores[pid] = d + (max(d, w) if pid in beyond_lexical else w)
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
@@ -126,7 +136,7 @@ class Searcher:
         depth = max(CANDIDATES, 2 * (offset + k))
         dense = self.dense(self.embedder.encode_query(question), depth, allowed) if mode != "lexical" else []
         lexical = self.lexical(question, depth, allowed) if mode != "dense" else []
-        ranked = self._rank(mode, dense, lexical)
+        ranked = self._rank(mode, dense, lexical, detect_language(question) if mode == "hybrid" else UNDETERMINED)
         hits = self._deduplicated_hits(ranked, offset + k, dense, lexical)[offset:]
         self._add_answers(question, hits)
         return SearchResult(hits=hits, total=len(ranked), facets=self.facets(ranked),
@@ -163,13 +173,21 @@ class Searcher:
             f"SELECT id FROM passages WHERE doc_id IN ({','.join('?' * len(doc_ids))})", doc_ids)
         return np.array([r[0] for r in rows], dtype=np.int64)
 
-    @staticmethod
-    def _rank(mode: Mode, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    def _rank(self, mode: Mode, dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
+              language: str) -> list[tuple[int, float]]:
         if mode == "dense":
             return dense
         if mode == "lexical":
             return lexical
-        return rrf([[pid for pid, _ in dense], [pid for pid, _ in lexical]])
+        return fuse(dense, lexical, self._in_other_languages([pid for pid, _ in dense + lexical], language))
+
+    def _in_other_languages(self, ids: list[int], language: str) -> set[int]:
+        """The passages whose document is in another language than `language` (none when it is `und`:
+        the question was then analysed in every network language)."""
+        if language == UNDETERMINED:
+            return set()
+        docs = self.version.documents
+        return {pid for pid, doc_id in self.version.doc_ids(ids).items() if docs[doc_id].language != language}
 
     def _deduplicated_hits(self, ranked: list[tuple[int, float]], wanted: int,
                            dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[Hit]:

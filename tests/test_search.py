@@ -10,7 +10,7 @@ from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.analysis import question_terms
 from pioc_search.lexical.fts5 import match_query
-from pioc_search.search import Filters, Searcher, rrf
+from pioc_search.search import Filters, Searcher, fuse
 from pioc_search.sentences import split_sentences
 
 SHARED = ("The Barrios con Luz programme installed 4,800 LED streetlights along 1,212 street segments, "
@@ -53,10 +53,22 @@ def doc_ids(result) -> list[str]:  # type: ignore[no-untyped-def]
     return [h.document.id for h in result.hits]
 
 
+def _ranking(*ids: int) -> list[tuple[int, float]]:
+    return [(pid, 1.0) for pid in ids]
+
+
 def test_rrf_rewards_agreement_between_rankings() -> None:
-    fused = rrf([[1, 2, 3], [3, 1, 4]])
+    fused = fuse(_ranking(1, 2, 3), _ranking(3, 1, 4))
     assert [pid for pid, _ in fused] == [1, 3, 2, 4]
     assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+
+
+def test_passages_in_another_language_are_not_penalised_for_missing_words() -> None:
+    """Passage 9 (another language) is the dense favourite; the lexical retriever, matching the
+    question's words, only knows same-language passages 1 and 2. 9 must still come first."""
+    dense, lexical = _ranking(9, 1, 2), _ranking(1, 2)
+    assert [pid for pid, _ in fuse(dense, lexical)][0] == 1  # plain RRF: words outvote meaning
+    assert [pid for pid, _ in fuse(dense, lexical, beyond_lexical={9})][0] == 9
 
 
 @pytest.mark.parametrize("question", ['"unbalanced quote', "lighting*", "-robbery", "NEAR(light robbery)",

@@ -1,0 +1,554 @@
+"""The PostgreSQL store: versions in tables, the live one named by a one-row pointer.
+
+Every version has its own tables (documents_v<id>, passages_v<id>, lexemes_v<id>) rather than
+sharing tables keyed by version: each version's HNSW and GIN indexes hold only its own rows (the
+ANN scan never skips other versions' rows, so recall is that of a one-version index), and pruning
+or cleaning up a dead build is DROP TABLE — instant, no vacuum debt, no HNSW tombstones. Publish
+is one UPDATE of the `live` row, so readers see the old version or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import psycopg
+from pgvector import HalfVector
+from pgvector.psycopg import register_vector
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from pioc_search.models import Document, Passage
+from pioc_search.stores.base import (
+    BuildInProgress, StoreUnavailable, VerificationError, VersionGone,
+)
+from pioc_search.stores.postgres.migrations import migrate
+
+if TYPE_CHECKING:
+    from pioc_search.search import Filters
+
+log = logging.getLogger(__name__)
+
+BUILD_LOCK = 0x70696F63_0002  # advisory-lock key held for a whole build
+EXACT_LIMIT = 10_000  # at most this many passages (after filters) are searched exactly, without HNSW
+COMMON_TERM_SHARE, COMMON_TERM_FLOOR = 0.05, 1000  # as search.py: words in more passages are skipped
+EF_SEARCH = 100  # HNSW candidate list; iterative scan goes on past it when filters reject rows
+DOC_COLUMNS = ("id", "path", "sha256", "fingerprint", "title", "doc_type", "cities", "themes", "date", "year",
+               "language", "source_url", "media_type", "pages", "passages")
+PASSAGE_COLUMNS = "id, doc_id, ordinal, text, section, page_start, page_end, embed_hash"
+WEIGHTED_TSV = """setweight(to_tsvector(pioc_ts_config({lang}), pioc_unaccent({title})), 'A')
+    || setweight(to_tsvector(pioc_ts_config({lang}), pioc_unaccent({section})), 'B')
+    || setweight(to_tsvector(pioc_ts_config({lang}), pioc_unaccent({text})), 'C')"""
+
+TABLES_DDL = """
+CREATE TABLE {documents} (
+    id text PRIMARY KEY, path text NOT NULL UNIQUE, sha256 text NOT NULL, fingerprint text NOT NULL,
+    title text NOT NULL, doc_type text NOT NULL, cities text[] NOT NULL, themes text[] NOT NULL,
+    date text, year integer, language text NOT NULL, source_url text, media_type text NOT NULL,
+    pages integer, passages integer NOT NULL
+);
+CREATE TABLE {passages} (
+    id bigint PRIMARY KEY, doc_id text NOT NULL REFERENCES {documents} (id) ON DELETE CASCADE,
+    ordinal integer NOT NULL, text text NOT NULL, section text NOT NULL,
+    page_start integer, page_end integer, embed_hash text NOT NULL,
+    embedding halfvec({dimension}) NOT NULL, tsv tsvector NOT NULL
+);
+"""
+INDEX_DDL = """
+CREATE INDEX ON {passages} (doc_id, ordinal);
+CREATE INDEX ON {passages} (embed_hash);
+CREATE INDEX ON {passages} USING gin (tsv);
+CREATE INDEX ON {passages} USING hnsw (embedding halfvec_cosine_ops);
+CREATE TABLE {lexemes} AS SELECT word AS lexeme, ndoc FROM ts_stat({stat_query});
+ALTER TABLE {lexemes} ADD PRIMARY KEY (lexeme);
+ANALYZE {documents};
+ANALYZE {passages};
+"""
+
+
+def _tables(version_id: int) -> dict[str, sql.Identifier]:
+    return {kind: sql.Identifier(f"{kind}_v{version_id}") for kind in ("documents", "passages", "lexemes")}
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    """Every pooled connection: vector types, and HNSW that keeps scanning when filters reject rows."""
+    register_vector(conn)
+    conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
+    conn.execute("SET hnsw.iterative_scan = relaxed_order")
+
+
+@contextmanager
+def _guard() -> Iterator[None]:
+    """Turn connection failures into StoreUnavailable and a dropped version's tables into VersionGone."""
+    try:
+        yield
+    except psycopg.errors.UndefinedTable as exc:
+        raise VersionGone(f"this index version was removed: {exc}") from exc
+    except (psycopg.OperationalError, PoolTimeout) as exc:
+        raise StoreUnavailable(f"the database is unavailable: {exc}") from exc
+
+
+def _unit(vector: Any) -> np.ndarray:
+    return np.asarray(vector.to_numpy(), dtype=np.float32)
+
+
+class PostgresStore:
+    """All index versions in one PostgreSQL database (see the module docstring for the layout)."""
+
+    def __init__(self, url: str, *, connect_timeout: float = 5.0, pool_size: int = 8) -> None:
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self._connect_args = {"connect_timeout": max(2, round(connect_timeout))}
+        with _guard():
+            with psycopg.connect(url, autocommit=True, **self._connect_args) as conn:
+                applied = migrate(conn)
+            if applied:
+                log.info("database schema upgraded: %s", ", ".join(applied))
+            self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, timeout=connect_timeout,
+                                       kwargs={"autocommit": True, **self._connect_args}, configure=_configure,
+                                       check=ConnectionPool.check_connection, open=False, name="pioc-search")
+            try:
+                self.pool.open(wait=True, timeout=connect_timeout)
+            except BaseException:
+                self.pool.close()
+                raise
+        self._readers: dict[str, PostgresVersion] = {}
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled autocommit connection; failures surface as StoreUnavailable / VersionGone."""
+        with _guard(), self.pool.connection() as conn:
+            yield conn
+
+    def dedicated_connection(self) -> psycopg.Connection:
+        """A connection of its own (build lock, writer): it lives exactly as long as its holder."""
+        with _guard():
+            conn = psycopg.connect(self.url, autocommit=True, **self._connect_args)
+            register_vector(conn)
+            return conn
+
+    # -- versions -------------------------------------------------------------------------------
+    def live_name(self) -> str | None:
+        with self.connection() as conn:
+            row = conn.execute("SELECT v.name FROM live l JOIN versions v ON v.id = l.version_id").fetchone()
+        return row[0] if row else None
+
+    def live(self) -> PostgresVersion | None:
+        name = self.live_name()
+        return self.open(name) if name else None
+
+    def open(self, name: str) -> PostgresVersion:
+        """A reader of a finished version (cached: documents and meta are loaded once)."""
+        reader = self._readers.get(name)
+        if reader is None:
+            reader = PostgresVersion(self, name)
+            self._readers = {name: reader, **{k: v for k, v in list(self._readers.items())[:1]}}
+        return reader
+
+    def writer(self, dimension: int, base: PostgresVersion | None = None) -> PostgresWriter:
+        return PostgresWriter(self, dimension, base)
+
+    def publish(self, name: str) -> None:
+        with self.connection() as conn, conn.transaction():
+            row = conn.execute("SELECT id, state FROM versions WHERE name = %s FOR UPDATE", (name,)).fetchone()
+            if row is None or row[1] not in ("ready", "published"):
+                raise ValueError(f"version {name} is not a finished version")
+            conn.execute("UPDATE live SET version_id = %s, changed_at = now()", (row[0],))
+            conn.execute("UPDATE versions SET state = 'published', published_at = coalesce(published_at, now())"
+                         " WHERE id = %s", (row[0],))
+
+    def _previous_of_live(self, conn: psycopg.Connection) -> tuple[str | None, str | None]:
+        row = conn.execute("SELECT v.name, v.meta->>'previous_version' FROM live l"
+                           " JOIN versions v ON v.id = l.version_id").fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def rollback(self) -> str:
+        with self.connection() as conn:
+            _, previous = self._previous_of_live(conn)
+        if previous is None or previous not in self.list_versions():
+            raise ValueError("no earlier version to roll back to")
+        self.publish(previous)
+        return previous
+
+    def list_versions(self) -> list[str]:
+        with self.connection() as conn:
+            return [r[0] for r in conn.execute("SELECT name FROM versions WHERE state = 'published' ORDER BY id")]
+
+    @contextmanager
+    def build_lock(self) -> Iterator[None]:
+        """A session advisory lock on a connection of its own: the server drops it if the holder dies."""
+        conn = self.dedicated_connection()
+        try:
+            with _guard():
+                if not conn.execute("SELECT pg_try_advisory_lock(%s)", (BUILD_LOCK,)).fetchone()[0]:
+                    holder = conn.execute(
+                        "SELECT a.pid, a.client_addr, a.application_name FROM pg_locks l"
+                        " JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted"
+                        " AND ((l.classid::bigint << 32) | l.objid::bigint) = %s", (BUILD_LOCK,)).fetchone()
+                    who = f"database session {holder[0]}" if holder else "another session"
+                    raise BuildInProgress(f"another ingest is already running ({who}); nothing was changed")
+            try:
+                yield
+            finally:
+                if not conn.closed:
+                    with _guard():
+                        conn.execute("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK,))
+        finally:
+            conn.close()
+
+    def remove_unfinished(self) -> list[str]:
+        """Builds whose writer session is gone, and finished versions never made live."""
+        with self.connection() as conn:
+            rows = conn.execute(
+                "SELECT v.id, v.name FROM versions v LEFT JOIN pg_stat_activity a"
+                " ON a.pid = v.builder_pid AND a.backend_start = v.builder_started"
+                " WHERE (v.state = 'building' AND a.pid IS NULL)"
+                " OR (v.state = 'ready' AND v.id IS DISTINCT FROM (SELECT version_id FROM live))"
+                " ORDER BY v.id").fetchall()
+        for version_id, _ in rows:
+            self._drop(version_id)
+        return [name for _, name in rows]
+
+    def prune(self, keep: int) -> list[str]:
+        keep = max(keep, 2)
+        with self.connection() as conn:
+            live, previous = self._previous_of_live(conn)
+            names = [r[0] for r in conn.execute(
+                "SELECT name FROM versions WHERE state = 'published' ORDER BY id")]
+            ids = dict(conn.execute("SELECT name, id FROM versions").fetchall())
+        doomed = [n for n in names[: max(0, len(names) - keep)] if n not in {live, previous}]
+        for name in doomed:
+            self._drop(ids[name])
+            self._readers.pop(name, None)
+        return doomed
+
+    def _drop(self, version_id: int) -> None:
+        tables = _tables(version_id)
+        with self.connection() as conn, conn.transaction():
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {lexemes}, {passages}, {documents}").format(**tables))
+            conn.execute("DELETE FROM versions WHERE id = %s", (version_id,))
+
+    def verify(self, name: str) -> None:
+        """Re-check a stored version (VerificationError if inconsistent)."""
+        row = self._version_row(name)
+        with self.connection() as conn:
+            _verify(conn, row["id"])
+
+    def _version_row(self, name: str) -> dict[str, Any]:
+        with self.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            row = cur.execute("SELECT id, name, state, dimension, meta FROM versions WHERE name = %s",
+                              (name,)).fetchone()
+        if row is None or row["state"] == "building":
+            raise VersionGone(f"no finished version {name}")
+        return row
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _verify(conn: psycopg.Connection, version_id: int) -> None:
+    """Every document's passage count matches its rows; every passage has a vector and terms."""
+    tables = _tables(version_id)
+    bad = conn.execute(sql.SQL(
+        "SELECT count(*) FROM {documents} d WHERE d.passages <>"
+        " (SELECT count(*) FROM {passages} p WHERE p.doc_id = d.id)").format(**tables)).fetchone()[0]
+    if bad:
+        raise VerificationError(f"{bad} documents do not have the passages they should")
+    empty = conn.execute(sql.SQL("SELECT count(*) FROM {passages} WHERE embedding IS NULL OR tsv IS NULL")
+                         .format(**tables)).fetchone()[0]
+    if empty:
+        raise VerificationError(f"{empty} passages lack a vector or search terms")
+
+
+class PostgresVersion:
+    """One finished version, read through the store's pool."""
+
+    def __init__(self, store: PostgresStore, name: str) -> None:
+        self.store = store
+        row = store._version_row(name)
+        self.name = name
+        self.id: int = row["id"]
+        self.dimension: int = row["dimension"]
+        self.meta: dict[str, Any] = dict(row["meta"])
+        self.t = _tables(self.id)
+        with store.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            rows = cur.execute(sql.SQL("SELECT * FROM {documents}").format(**self.t)).fetchall()
+        self.documents = {r["id"]: _document(r) for r in rows}
+        self._counts = {r["id"]: r["passages"] for r in rows}
+        self._configs = sorted({r["language"] for r in rows})
+
+    def _rows(self, query: sql.Composable, params: Any = ()) -> list[dict[str, Any]]:
+        with self.store.connection() as conn:
+            return conn.cursor(row_factory=dict_row).execute(query, params).fetchall()
+
+    @property
+    def passage_count(self) -> int:
+        return sum(self._counts.values())
+
+    def passages(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        if not len(ids):
+            return {}
+        rows = self._rows(sql.SQL(f"SELECT {PASSAGE_COLUMNS} FROM {{passages}} WHERE id = ANY(%s)")
+                          .format(**self.t), ([int(i) for i in ids],))
+        return {r["id"]: r for r in rows}
+
+    def doc_ids(self, ids: Sequence[int]) -> dict[int, str]:
+        if not len(ids):
+            return {}
+        rows = self._rows(sql.SQL("SELECT id, doc_id FROM {passages} WHERE id = ANY(%s)").format(**self.t),
+                          ([int(i) for i in ids],))
+        return {r["id"]: r["doc_id"] for r in rows}
+
+    def document_passages(self, doc_id: str) -> list[dict[str, Any]]:
+        return self._rows(sql.SQL(f"SELECT {PASSAGE_COLUMNS} FROM {{passages}} WHERE doc_id = %s ORDER BY ordinal")
+                          .format(**self.t), (doc_id,))
+
+    def fingerprints(self) -> dict[str, str]:
+        rows = self._rows(sql.SQL("SELECT path, fingerprint FROM {documents}").format(**self.t))
+        return {r["path"]: r["fingerprint"] for r in rows}
+
+    def vectors_by_embed_hash(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        rows = self._rows(sql.SQL("SELECT DISTINCT ON (embed_hash) embed_hash, embedding FROM {passages}"
+                                  " WHERE embed_hash = ANY(%s) ORDER BY embed_hash, id").format(**self.t),
+                          (list(set(hashes)),))
+        return {r["embed_hash"]: _unit(r["embedding"]) for r in rows}
+
+    def vector(self, passage_id: int) -> np.ndarray:
+        rows = self._rows(sql.SQL("SELECT embedding FROM {passages} WHERE id = %s").format(**self.t),
+                          (int(passage_id),))
+        if not rows:
+            raise KeyError(passage_id)
+        return _unit(rows[0]["embedding"])
+
+    # -- search -----------------------------------------------------------------------------------
+    def allowed_docs(self, filters: Filters) -> list[str]:
+        """Ids of the documents matching the filters, selected in SQL."""
+        rows = self._rows(sql.SQL(
+            "SELECT id FROM {documents} WHERE (cardinality(%(doc_type)s::text[]) = 0 OR doc_type = ANY(%(doc_type)s))"
+            " AND (cardinality(%(city)s::text[]) = 0 OR cities && %(city)s)"
+            " AND (cardinality(%(theme)s::text[]) = 0 OR themes && %(theme)s)"
+            " AND (cardinality(%(language)s::text[]) = 0 OR language = ANY(%(language)s))"
+            " AND (%(year_from)s::int IS NULL OR year >= %(year_from)s)"
+            " AND (%(year_to)s::int IS NULL OR year <= %(year_to)s) ORDER BY id").format(**self.t),
+            {"doc_type": list(filters.doc_type), "city": list(filters.city), "theme": list(filters.theme),
+             "language": list(filters.language), "year_from": filters.year_from, "year_to": filters.year_to})
+        return [r["id"] for r in rows]
+
+    def _scope(self, allowed_docs: Sequence[str] | None, filters: Filters | None) -> list[str] | None:
+        allowed = None if allowed_docs is None else list(allowed_docs)
+        if filters is not None and filters.active:
+            matching = self.allowed_docs(filters)
+            allowed = matching if allowed is None else sorted(set(allowed) & set(matching))
+        return allowed
+
+    def dense(self, query: np.ndarray, k: int, allowed_docs: Sequence[str] | None = None,
+              exclude_docs: Sequence[str] = (), filters: Filters | None = None) -> list[tuple[int, float]]:
+        """Exact when few passages are in scope (as FAISS flat today); else HNSW with iterative
+        scan, falling back to exact if the filters leave HNSW short of k hits."""
+        allowed = self._scope(allowed_docs, filters)
+        if k <= 0 or allowed == []:
+            return []
+        excluded = set(exclude_docs)
+        scope = self._counts if allowed is None else {d: self._counts.get(d, 0) for d in allowed}
+        available = sum(n for d, n in scope.items() if d not in excluded)
+        wanted = min(k, available)
+        if wanted == 0:
+            return []
+        if available <= EXACT_LIMIT:
+            return self._nearest(query, k, allowed, list(excluded), exact=True)
+        hits = self._nearest(query, k, allowed, list(excluded), exact=False)
+        return hits if len(hits) >= wanted else self._nearest(query, k, allowed, list(excluded), exact=True)
+
+    def _nearest(self, query: np.ndarray, k: int, allowed: list[str] | None, excluded: list[str],
+                 exact: bool) -> list[tuple[int, float]]:
+        where = [sql.SQL("TRUE")]
+        params: dict[str, Any] = {"q": HalfVector(np.asarray(query, dtype=np.float32).ravel()), "k": k}
+        if allowed is not None:
+            where.append(sql.SQL("doc_id = ANY(%(allowed)s)"))
+            params["allowed"] = allowed
+        if excluded:
+            where.append(sql.SQL("doc_id <> ALL(%(excluded)s)"))
+            params["excluded"] = excluded
+        # `+ 0` hides the distance from the HNSW index: the planner then scans exactly.
+        order = sql.SQL("(embedding <=> %(q)s) + 0" if exact else "embedding <=> %(q)s")
+        query_sql = sql.SQL(
+            "WITH hits AS MATERIALIZED (SELECT id, embedding <=> %(q)s AS distance FROM {passages}"
+            " WHERE {where} ORDER BY {order} LIMIT %(k)s)"
+            " SELECT id, 1 - distance AS cosine FROM hits ORDER BY distance, id"
+        ).format(where=sql.SQL(" AND ").join(where), order=order, **self.t)
+        return [(int(r["id"]), float(r["cosine"])) for r in self._rows(query_sql, params)]
+
+    def _query_configs(self, language: str | None) -> sql.Composable:
+        if language:
+            return sql.SQL("ARRAY[pioc_ts_config(%(language)s)]")
+        return sql.SQL("ARRAY(SELECT DISTINCT pioc_ts_config(l) FROM unnest(%(languages)s::text[]) l)")
+
+    def lexical(self, question: str, k: int, allowed_docs: Sequence[str] | None = None,
+                filters: Filters | None = None, language: str | None = None) -> list[tuple[int, float]]:
+        """Any of the question's words, stemmed with the question's language (or with every
+        language of the version when it is unknown), ranked by ts_rank_cd (title > section > text).
+
+        As in the local store, words in very many passages are left out (they weigh little and
+        cost much) unless nothing else is left; then the two rarest stay."""
+        allowed = self._scope(allowed_docs, filters)
+        if k <= 0 or allowed == [] or not question.strip():
+            return []
+        params: dict[str, Any] = {"question": question, "language": language, "languages": self._configs,
+                                  "k": k, "allowed": allowed,
+                                  "common": max(COMMON_TERM_SHARE * self.passage_count, COMMON_TERM_FLOOR)}
+        query_sql = sql.SQL(
+            "WITH words AS (SELECT DISTINCT replace(lex, '\\', '') AS lexeme FROM unnest({configs}) cfg,"
+            " unnest(tsvector_to_array(to_tsvector(cfg, pioc_unaccent(%(question)s)))) lex),"
+            " counted AS (SELECT w.lexeme, l.ndoc FROM words w JOIN {lexemes} l USING (lexeme)),"
+            " chosen AS (SELECT lexeme FROM counted WHERE ndoc <= %(common)s UNION ALL"
+            "  SELECT lexeme FROM (SELECT lexeme FROM counted ORDER BY ndoc, lexeme LIMIT 2) rare"
+            "  WHERE NOT EXISTS (SELECT 1 FROM counted WHERE ndoc <= %(common)s)),"
+            " q AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS query FROM chosen)"
+            " SELECT p.id, ts_rank_cd(p.tsv, q.query) AS score FROM {passages} p, q"
+            " WHERE p.tsv @@ q.query AND (%(allowed)s::text[] IS NULL OR p.doc_id = ANY(%(allowed)s))"
+            " ORDER BY score DESC, p.id LIMIT %(k)s"
+        ).format(configs=self._query_configs(language), **self.t)
+        return [(int(r["id"]), float(r["score"])) for r in self._rows(query_sql, params)]
+
+    def doc_freq(self, words: Iterable[str]) -> dict[str, int]:
+        """Passages containing each word (its most frequent stem over the version's languages)."""
+        wanted = list(dict.fromkeys(words))
+        if not wanted:
+            return {}
+        rows = self._rows(sql.SQL(
+            "SELECT w, max(l.ndoc) AS n FROM unnest(%(words)s::text[]) w,"
+            " unnest(ARRAY(SELECT DISTINCT pioc_ts_config(x) FROM unnest(%(languages)s::text[]) x)) cfg,"
+            " unnest(tsvector_to_array(to_tsvector(cfg, pioc_unaccent(w)))) lex"
+            " JOIN {lexemes} l ON l.lexeme = lex GROUP BY w").format(**self.t),
+            {"words": wanted, "languages": self._configs})
+        found = {r["w"]: int(r["n"]) for r in rows}
+        return {w: found.get(w, 0) for w in wanted}
+
+
+def _document(row: dict[str, Any]) -> Document:
+    return Document(id=row["id"], path=row["path"], sha256=row["sha256"], title=row["title"],
+                    doc_type=row["doc_type"], cities=list(row["cities"]), themes=list(row["themes"]),
+                    date=row["date"], language=row["language"], source_url=row["source_url"],
+                    media_type=row["media_type"], pages=row["pages"])
+
+
+class PostgresWriter:
+    """Writes a new version in one transaction on its own connection, announced as `building`.
+
+    The version row is committed first (state building, with the writer's backend pid), the
+    tables and rows only at `finish`: a build killed midway leaves just that row, which
+    `remove_unfinished` deletes once the writer's session is gone.
+    """
+
+    def __init__(self, store: PostgresStore, dimension: int, base: PostgresVersion | None = None) -> None:
+        if base is not None and base.dimension != dimension:
+            raise ValueError(f"base version has dimension {base.dimension}, not {dimension}")
+        self.store = store
+        self.dimension = dimension
+        self.name = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        self.conn = store.dedicated_connection()
+        with _guard():
+            self.id = self.conn.execute(
+                "INSERT INTO versions (name, state, dimension, builder_pid, builder_started)"
+                " SELECT %s, 'building', %s, pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+                " RETURNING id", (self.name, dimension)).fetchone()[0]  # type: ignore[index]
+            self.t = _tables(self.id)
+            self.conn.autocommit = False  # from here on, one transaction until finish()
+            self.conn.execute(sql.SQL(TABLES_DDL).format(dimension=sql.Literal(dimension), **self.t))
+            if base is not None:
+                columns = sql.SQL(", ").join(map(sql.Identifier, DOC_COLUMNS))
+                self.conn.execute(sql.SQL("INSERT INTO {new} SELECT {columns} FROM {old}").format(
+                    new=self.t["documents"], old=base.t["documents"], columns=columns))
+                self.conn.execute(sql.SQL("INSERT INTO {new} SELECT * FROM {old}").format(
+                    new=self.t["passages"], old=base.t["passages"]))
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> None:
+        with _guard():
+            self.conn.execute(sql.SQL("DELETE FROM {documents} WHERE id = ANY(%s)").format(**self.t),
+                              (list(doc_ids),))
+
+    def add_document(self, doc: Document, fingerprint: str, passages: Sequence[Passage],
+                     embed_hashes: Sequence[str], vectors: np.ndarray) -> None:
+        if len(passages) != len(embed_hashes) or len(passages) != len(vectors):
+            raise ValueError(f"{doc.id}: {len(passages)} passages, {len(embed_hashes)} hashes, {len(vectors)} vectors")
+        row = {"id": doc.id, "path": doc.path, "sha256": doc.sha256, "fingerprint": fingerprint, "title": doc.title,
+               "doc_type": doc.doc_type, "cities": list(doc.cities), "themes": list(doc.themes), "date": doc.date,
+               "year": doc.year, "language": doc.language, "source_url": doc.source_url,
+               "media_type": doc.media_type, "pages": doc.pages, "passages": len(passages)}
+        tsv = sql.SQL(WEIGHTED_TSV.format(lang="%(language)s", title="%(title)s", section="%(section)s",
+                                          text="%(text)s"))
+        with _guard():
+            self.conn.execute(sql.SQL("INSERT INTO {documents} ({columns}) VALUES ({values})").format(
+                columns=sql.SQL(", ").join(map(sql.Identifier, DOC_COLUMNS)),
+                values=sql.SQL(", ").join(sql.Placeholder(c) for c in DOC_COLUMNS), **self.t), row)
+            if not len(passages):
+                return
+            with self.conn.cursor() as cur:
+                cur.executemany(sql.SQL(
+                    "INSERT INTO {passages} (id, doc_id, ordinal, text, section, page_start, page_end, embed_hash,"
+                    " embedding, tsv) VALUES (%(id)s, %(doc_id)s, %(ordinal)s, %(text)s, %(section)s,"
+                    " %(page_start)s, %(page_end)s, %(embed_hash)s, %(embedding)s, {tsv})").format(tsv=tsv, **self.t),
+                    [{"id": p.id, "doc_id": doc.id, "ordinal": p.ordinal, "text": p.text, "section": p.section,
+                      "page_start": p.page_start, "page_end": p.page_end, "embed_hash": h,
+                      "embedding": HalfVector(np.asarray(v, dtype=np.float32)), "language": doc.language,
+                      "title": doc.title} for p, h, v in zip(passages, embed_hashes, vectors)])
+
+    def doc_ids_for_paths(self, paths: Sequence[str]) -> list[str]:
+        with _guard():
+            rows = self.conn.execute(sql.SQL("SELECT id FROM {documents} WHERE path = ANY(%s) ORDER BY id")
+                                     .format(**self.t), (list(paths),))
+            return [r[0] for r in rows]
+
+    @property
+    def document_count(self) -> int:
+        with _guard():
+            return int(self.conn.execute(sql.SQL("SELECT count(*) FROM {documents}").format(**self.t))
+                       .fetchone()[0])  # type: ignore[index]
+
+    @property
+    def passage_count(self) -> int:
+        with _guard():
+            return int(self.conn.execute(sql.SQL("SELECT count(*) FROM {passages}").format(**self.t))
+                       .fetchone()[0])  # type: ignore[index]
+
+    def set_meta(self, values: dict[str, Any]) -> None:
+        with _guard():
+            self.conn.execute("UPDATE versions SET meta = meta || %s WHERE id = %s",
+                              (Jsonb(json.loads(json.dumps(values))), self.id))
+
+    def finish(self) -> str:
+        """Index, verify and commit: the version becomes `ready` (complete, not live)."""
+        stat_query = sql.SQL("SELECT tsv FROM {passages}").format(**self.t).as_string(self.conn)
+        try:
+            with _guard():
+                self.conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                self.conn.execute(sql.SQL(INDEX_DDL).format(stat_query=sql.Literal(stat_query), **self.t))
+                _verify(self.conn, self.id)
+                self.conn.execute("UPDATE versions SET state = 'ready', builder_pid = NULL, builder_started = NULL"
+                                  " WHERE id = %s", (self.id,))
+                self.conn.commit()
+        except BaseException:
+            self.abandon()
+            raise
+        self.conn.close()
+        return self.name
+
+    def abandon(self) -> None:
+        """Roll back the rows and forget the version (if the database is gone, remove_unfinished will)."""
+        try:
+            self.conn.rollback()
+            self.conn.autocommit = True
+            self.conn.execute("DELETE FROM versions WHERE id = %s AND state = 'building'", (self.id,))
+        except psycopg.Error:
+            log.warning("could not remove unfinished version %s now; the next build will", self.name)
+        finally:
+            self.conn.close()

@@ -1,0 +1,382 @@
+"""The PostgreSQL store on a real server, filled from the real sample-corpus index (real model vectors)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+
+from pioc_search import store as local
+from pioc_search.stores import open_store
+from pioc_search.search import Filters
+from pioc_search.stores.base import (
+    BuildInProgress, Store, StoreUnavailable, VersionGone, VersionReader, VersionWriter,
+)
+from pioc_search.stores.postgres import PostgresStore, PostgresVersion
+from pioc_search.stores.postgres import store as pg_store
+from pioc_search.stores.postgres.migrations import available
+from tests.conftest import ROOT, BuiltIndex, load_questions
+from tests.pg_fixtures import *  # noqa: F401,F403
+from tests.pg_fixtures import PgServer
+
+
+def copy_local_version(source: local.IndexVersion, target: PostgresStore, skip: tuple[str, ...] = ()) -> str:
+    """Write the documents, passages and vectors of a real FAISS + SQLite version into a new version."""
+    from pioc_search.models import Passage
+
+    fingerprints = source.fingerprints()
+    writer = target.writer(source.index.d)
+    for doc in source.documents.values():
+        if doc.id in skip:
+            continue
+        rows = source.document_passages(doc.id)
+        passages = [Passage(r["id"], r["doc_id"], r["ordinal"], r["text"], r["section"], r["page_start"],
+                            r["page_end"]) for r in rows]
+        vectors = np.array([source.index.reconstruct(int(r["id"])) for r in rows], dtype=np.float32)
+        writer.add_document(doc, fingerprints[doc.path], passages, [r["embed_hash"] for r in rows],
+                            vectors.reshape(-1, source.index.d))
+    writer.set_meta({**source.meta, "previous_version": target.live_name()})
+    return writer.finish()
+
+
+@pytest.fixture(scope="module")
+def sample(sample_index: BuiltIndex) -> local.IndexVersion:
+    path = local.current_version(sample_index.root)
+    assert path is not None
+    return local.IndexVersion(path)
+
+
+@pytest.fixture
+def pg(pg_url: str) -> Iterator[PostgresStore]:
+    store = PostgresStore(pg_url, connect_timeout=3)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def loaded(pg: PostgresStore, sample: local.IndexVersion) -> PostgresVersion:
+    """The sample index published as the live version."""
+    pg.publish(copy_local_version(sample, pg))
+    live = pg.live()
+    assert live is not None
+    return live
+
+
+def wait_for(action, timeout: float = 30):  # type: ignore[no-untyped-def]
+    """The first truthy result of `action`, retried while the server notices a closed session."""
+    deadline = time.monotonic() + timeout
+    while not (result := action()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return result
+
+
+def exact_ranking(reader: PostgresVersion, query: np.ndarray, docs: set[str] | None = None) -> list[tuple[int, float]]:
+    """Brute-force cosine ranking over every stored vector (read back from the database)."""
+    ids = [r["id"] for d in reader.documents if docs is None or d in docs for r in reader.document_passages(d)]
+    matrix = np.array([reader.vector(i) for i in ids])
+    scores = matrix @ query / np.linalg.norm(matrix, axis=1) / np.linalg.norm(query)
+    return sorted(zip(ids, scores.tolist()), key=lambda item: -item[1])
+
+
+def test_server_has_pgvector_unaccent_and_snowball(pg: PostgresStore) -> None:
+    with pg.connection() as conn:
+        versions = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
+        assert "unaccent" in versions and tuple(map(int, versions["vector"].split(".")[:2])) >= (0, 8)
+        assert conn.execute("SELECT to_tsvector('spanish', pioc_unaccent('Robos políticas'))").fetchone()[0] \
+            == "'polit':2 'rob':1"
+        for config in ("english", "spanish", "portuguese", "french", "arabic"):
+            assert conn.execute("SELECT %s::regconfig::text", (config,)).fetchone()[0] == config
+
+
+def test_migrations_run_once_even_when_processes_start_together(pg_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            PostgresStore(pg_url).close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+    assert rows == [(v, n) for v, n, _ in available()]
+
+
+def test_a_published_version_reads_back_what_was_written(pg: PostgresStore, loaded: PostgresVersion,
+                                                         sample: local.IndexVersion) -> None:
+    assert isinstance(pg, Store) and isinstance(loaded, VersionReader)
+    writer = pg.writer(loaded.dimension)
+    assert isinstance(writer, VersionWriter)
+    writer.abandon()
+    assert pg.remove_unfinished() == []  # abandon() left nothing behind
+    pg.verify(loaded.name)
+    assert loaded.documents == sample.documents
+    assert loaded.passage_count == sample.passage_count
+    assert loaded.fingerprints() == sample.fingerprints()
+    doc_id = next(iter(sample.documents))
+    assert [dict(r) for r in loaded.document_passages(doc_id)] == [dict(r) for r in sample.document_passages(doc_id)]
+    first = sample.document_passages(doc_id)[0]
+    stored = loaded.vector(first["id"])
+    assert np.allclose(stored, sample.index.reconstruct(int(first["id"])), atol=1e-3)
+    assert set(loaded.vectors_by_embed_hash([first["embed_hash"], "unknown"])) == {first["embed_hash"]}
+    assert loaded.doc_ids([first["id"]]) == {first["id"]: doc_id}
+    assert loaded.meta["model_id"] == sample.meta["model_id"]
+    with pytest.raises(KeyError):
+        loaded.vector(10**12)
+
+
+@pytest.mark.parametrize("exact_limit", [pg_store.EXACT_LIMIT, 0], ids=["exact", "hnsw"])
+def test_dense_top_k_is_the_exact_ranking(loaded: PostgresVersion, embedder, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                          exact_limit: int) -> None:
+    monkeypatch.setattr(pg_store, "EXACT_LIMIT", exact_limit)
+    for item in load_questions()[:12]:
+        query = embedder.encode_query(item["question"])
+        hits = loaded.dense(query, 10)
+        exact = exact_ranking(loaded, query)[:10]
+        assert [pid for pid, _ in hits] == [pid for pid, _ in exact], item["question"]
+        assert np.allclose([s for _, s in hits], [s for _, s in exact], atol=2e-3)
+
+
+@pytest.mark.parametrize("exact_limit", [pg_store.EXACT_LIMIT, 0], ids=["exact-under-filter", "hnsw-under-filter"])
+def test_filters_still_return_k_hits(loaded: PostgresVersion, embedder, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                     exact_limit: int) -> None:
+    monkeypatch.setattr(pg_store, "EXACT_LIMIT", exact_limit)
+    query = embedder.encode_query("How did lockdowns change domestic violence reports?")
+    for filters in (Filters(doc_type=("webinar",)), Filters(language=("es",)), Filters(year_from=2023)):
+        docs = set(loaded.allowed_docs(filters))
+        expected = [d.id for d in loaded.documents.values()
+                    if (not filters.doc_type or d.doc_type in filters.doc_type)
+                    and (not filters.language or d.language in filters.language)
+                    and (filters.year_from is None or (d.year or 0) >= filters.year_from)]
+        assert docs == set(expected) and docs
+        available = sum(len(loaded.document_passages(d)) for d in docs)
+        k = min(30, available)
+        hits = loaded.dense(query, 30, filters=filters)
+        assert len(hits) == k, filters
+        assert set(loaded.doc_ids([pid for pid, _ in hits]).values()) <= docs
+        assert [pid for pid, _ in hits] == [pid for pid, _ in exact_ranking(loaded, query, docs)[:k]]
+    excluded = next(iter(loaded.documents))
+    hits = loaded.dense(query, 25, exclude_docs=(excluded,))
+    assert len(hits) == 25 and excluded not in loaded.doc_ids([p for p, _ in hits]).values()
+
+
+def test_lexical_matches_stemmed_words_and_folds_accents(loaded: PostgresVersion) -> None:
+    spanish = "blog/juarez-jovenes-2023.html"
+    spanish_id = next(d.id for d in loaded.documents.values() if d.path == spanish)
+    for question in ("detencion violenta", "jovenes mentor", "ILUMINADA"):  # no accents, other inflections
+        hits = loaded.lexical(question, 5)
+        assert hits, question
+        top = loaded.passages([hits[0][0]])[hits[0][0]]
+        assert top["doc_id"] == spanish_id, question
+    text = loaded.passages([loaded.lexical("detencion violenta", 1)[0][0]])
+    assert "detencion " not in next(iter(text.values()))["text"].lower()  # found through the stem
+    hits = loaded.lexical("robberies after new street lamps", 5, language="en")
+    docs = {loaded.documents[d].path for d in loaded.doc_ids([p for p, _ in hits]).values()}
+    assert "reports/cali-lighting-2022.pdf" in docs or "blog/street-lights-cali-2023.html" in docs
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    only_es = loaded.lexical("jovenes", 50, filters=Filters(language=("es",)))
+    assert only_es and set(loaded.doc_ids([p for p, _ in only_es]).values()) == {spanish_id}
+    assert loaded.lexical("the of and", 5, language="en") == []  # stopwords only: nothing, no error
+    assert loaded.lexical("'\\ & | ! :*", 5) == []  # tsquery syntax in a question is inert
+    freq = loaded.doc_freq(["jovenes", "zzzunknown"])
+    assert freq["jovenes"] >= 1 and freq["zzzunknown"] == 0
+
+
+def test_lexical_leaves_out_words_in_most_passages(loaded: PostgresVersion, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_store, "COMMON_TERM_FLOOR", 0)
+    monkeypatch.setattr(pg_store, "COMMON_TERM_SHARE", 0.2)
+    common = loaded.doc_freq(["violence"])["violence"]
+    assert common > 0.2 * loaded.passage_count  # the premise: "violence" is in most passages
+    spanish = {d.id for d in loaded.documents.values() if d.language == "es"}  # the only ones with "jóvenes"
+    hits = loaded.lexical("violence jovenes", 50)
+    assert hits and set(loaded.doc_ids([p for p, _ in hits]).values()) <= spanish  # only the rare word counted
+    assert loaded.lexical("violence", 5)  # nothing rarer: the common word is kept
+
+
+def test_publish_is_atomic_for_readers(pg: PostgresStore, loaded: PostgresVersion, sample: local.IndexVersion,
+                                       embedder) -> None:  # type: ignore[no-untyped-def]
+    query = embedder.encode_query("street lighting and robbery in Cali")
+    before = loaded.dense(query, 10)
+    dropped = loaded.documents[loaded.doc_ids([before[0][0]])[before[0][0]]].id
+    old_count = loaded.passage_count
+    stop = threading.Event()
+    seen: list[tuple[str, int, int]] = []
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                live = pg.live()
+                assert live is not None
+                seen.append((live.name, live.passage_count, len(live.document_passages(dropped))))
+                assert loaded.dense(query, 10) == before  # the old reader keeps answering the same
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+                return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    time.sleep(0.3)
+    new = copy_local_version(sample, pg, skip=(dropped,))
+    pg.publish(new)
+    time.sleep(0.3)
+    stop.set()
+    reader.join()
+    assert not errors, errors
+    assert {name for name, _, _ in seen} == {loaded.name, new}
+    new_count = pg.open(new).passage_count
+    for name, count, passages_of_dropped in seen:  # each answer wholly from one version
+        if name == loaded.name:
+            assert count == old_count and passages_of_dropped > 0
+        else:
+            assert count == new_count < old_count and passages_of_dropped == 0
+    assert pg.live_name() == new and dropped not in pg.live().documents  # type: ignore[union-attr]
+
+
+def test_rollback_and_prune_keep_live_and_previous(pg: PostgresStore, loaded: PostgresVersion,
+                                                   sample: local.IndexVersion) -> None:
+    names = [loaded.name]
+    for _ in range(3):
+        names.append(copy_local_version(sample, pg))
+        pg.publish(names[-1])
+    assert pg.list_versions() == names
+    assert pg.rollback() == names[2] and pg.live_name() == names[2]
+    assert pg.prune(1) == [names[0]]  # keep is at least 2; live (names[2]) and its previous stay
+    assert pg.list_versions() == names[1:]
+    with pytest.raises(VersionGone):
+        loaded.document_passages(next(iter(loaded.documents)))
+    with pg.connection() as conn:
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE tablename ~ '_v[0-9]+$'")}
+    assert not any(t.endswith(f"_v{loaded.id}") for t in tables)
+    pg.publish(names[3])
+    assert pg.prune(2) == [names[1]]
+    assert pg.rollback() == names[2]
+    with pytest.raises(ValueError, match="no earlier version"):  # its previous, names[1], is gone
+        pg.rollback()
+
+
+def test_second_builder_is_refused(pg: PostgresStore, pg_url: str) -> None:
+    other = PostgresStore(pg_url)
+    try:
+        with pg.build_lock():
+            with pytest.raises(BuildInProgress, match="already running"):
+                with other.build_lock():
+                    pass
+            code = ("import sys; from pioc_search.stores.postgres import PostgresStore\n"
+                    "from pioc_search.stores.base import BuildInProgress\n"
+                    f"s = PostgresStore({pg_url!r})\n"
+                    "try:\n    s.build_lock().__enter__()\nexcept BuildInProgress:\n    sys.exit(3)\n")
+            assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60).returncode == 3
+        with other.build_lock():  # released with the context
+            pass
+    finally:
+        other.close()
+
+
+DRIVER = textwrap.dedent("""
+    import sys, time
+    from pioc_search.stores.postgres import PostgresStore
+    store = PostgresStore(sys.argv[1])
+    with store.build_lock():
+        live = store.live()
+        writer = store.writer(live.dimension, base=live)
+        writer.remove_documents(list(live.documents)[:3])
+        print(writer.name, flush=True)
+        time.sleep(120)
+""")
+
+
+def test_killed_build_leaves_live_serving_and_is_cleaned_up(pg: PostgresStore, loaded: PostgresVersion,
+                                                            pg_url: str) -> None:
+    process = subprocess.Popen([sys.executable, "-c", DRIVER, pg_url], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        dead = process.stdout.readline().strip()
+        assert dead
+        assert pg.remove_unfinished() == []  # the builder is alive: not a leftover
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    assert pg.live_name() == loaded.name and len(pg.live().documents) == len(loaded.documents)  # type: ignore[union-attr]
+    deadline = time.monotonic() + 30
+    while True:  # the server notices the dead client's sockets within moments
+        try:
+            with pg.build_lock():
+                removed = pg.remove_unfinished()
+            break
+        except BuildInProgress:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    assert removed == [dead]
+    assert pg.list_versions() == [loaded.name]
+    # A writer dropped without abandon() (its connection lost): also a leftover.
+    writer = pg.writer(loaded.dimension, base=loaded)
+    writer.conn.close()
+    assert wait_for(pg.remove_unfinished) == [writer.name]
+    with pg.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM versions WHERE state <> 'published'").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE tablename ~ '_v[0-9]+$'").fetchone()[0] == 3
+
+
+def test_failed_verification_publishes_nothing(pg: PostgresStore, loaded: PostgresVersion) -> None:
+    writer = pg.writer(loaded.dimension, base=loaded)
+    writer.conn.execute(sql.SQL("UPDATE {documents} SET passages = passages + 1"
+                                " WHERE id = (SELECT min(id) FROM {documents})").format(**writer.t))
+    with pytest.raises(pg_store.VerificationError):
+        writer.finish()
+    assert pg.remove_unfinished() == [] and pg.list_versions() == [loaded.name]
+
+
+def test_database_outage_is_store_unavailable_and_recovers(pg_server: PgServer, pg_url: str) -> None:
+    store = PostgresStore(pg_url, connect_timeout=2)
+    try:
+        assert store.live_name() is None
+        pg_server.stop()
+        try:
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                store.live_name()
+            assert time.monotonic() - started < 10
+            with pytest.raises(StoreUnavailable):
+                PostgresStore(pg_url, connect_timeout=2)
+        finally:
+            pg_server.start()
+        deadline = time.monotonic() + 30
+        while True:  # the pool reconnects by itself
+            try:
+                assert store.live_name() is None
+                break
+            except StoreUnavailable:
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+    finally:
+        store.close()
+
+
+def test_open_store_picks_postgres_from_the_url(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIOC_DATABASE_URL", pg_url)
+    store = open_store(object())
+    try:
+        assert isinstance(store, PostgresStore) and store.list_versions() == []
+    finally:
+        store.close()
+    monkeypatch.setenv("PIOC_DATABASE_URL", "mysql://x")
+    with pytest.raises(ValueError, match="postgresql://"):
+        open_store(object())
