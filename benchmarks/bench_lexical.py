@@ -8,6 +8,15 @@ row "fts5 raw" is the index before issue 9 (unicode61 over raw text, no title, n
 Latency: the same corpus padded to --passages with synthetic passages, each 3-6 sentences drawn at
 random (seeded) from SciFact abstracts under a SciFact title, so term statistics stay those of real
 text; every SciFact question is run once per engine, p50/p95 in milliseconds.
+
+    .venv/bin/python benchmarks/bench_lexical.py --searcher [--passages 100000 1000000] [--engines tantivy fts5]
+
+The production path instead: versions written by store.VersionWriter with each lexical engine and
+timed through `Searcher.lexical` (every question word, CANDIDATES deep, as a search request asks);
+nDCG@10 from a version holding SciFact alone (one document per abstract, title as the title). The
+synthetic passages are joined from SciFact sentences with newlines and analysed one sentence at a
+time with a cache (the same terms `analyse` gives, since it works word by word), so building a
+million passages stays affordable.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import argparse
 import json
 import random
 import re
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -23,14 +33,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pioc_search import store  # noqa: E402
 from pioc_search.analysis import analyse, question_terms  # noqa: E402
+from pioc_search.models import Document, Passage  # noqa: E402
+from pioc_search.search import CANDIDATES, Searcher  # noqa: E402
 from pioc_search.evaluate import ndcg_at_k, read_qrels  # noqa: E402
 from pioc_search.ingest.metadata import detect_language  # noqa: E402
 from pioc_search.sentences import split_sentences  # noqa: E402
-from pioc_search.store import LEXICAL_WEIGHTS  # noqa: E402
+from pioc_search.lexical.fts5 import WEIGHTS as LEXICAL_WEIGHTS  # noqa: E402
 
 SCIFACT = ROOT.parent / "shared" / "evaldata" / "scifact"
 Doc = tuple[str, str, str]  # (id, title, text)
@@ -144,12 +159,91 @@ def latency(search: Search, questions: list[str]) -> tuple[float, float]:
     return times[len(times) // 2], times[int(len(times) * 0.95)]
 
 
+PER_DOC = 10
+DIMENSION = 8  # the vectors are not searched here; small keeps the build cheap
+
+
+def _sentence_analyser() -> Callable[[str, str], list[str]]:
+    """`analyse`, one newline-separated line at a time, each line's terms cached."""
+    from functools import lru_cache
+
+    cached = lru_cache(maxsize=None)(lambda line, language: tuple(analyse(line, language)))
+    return lambda text, language: [t for line in text.split("\n") for t in cached(line, language)]
+
+
+def _version(root: Path, engine: str, docs: list[Doc], passages: int) -> store.IndexVersion:
+    """A published version: every SciFact abstract as a document, then synthetic documents of
+    PER_DOC passages until `passages` passages."""
+    writer = store.VersionWriter(root, DIMENSION, lexical_engine=engine)
+    vector = np.zeros((1, DIMENSION), dtype=np.float32)
+    vector[0, 0] = 1.0
+
+    def add(doc_id: str, title: str, texts: list[str], first_id: int) -> None:
+        doc = Document(doc_id, f"{doc_id}.md", "0", title, "report", [], [], None, "en", None, "text/markdown")
+        batch = [Passage(first_id + i, doc_id, i, text, "", None, None) for i, text in enumerate(texts)]
+        writer.add_document(doc, "0", batch, ["0"] * len(batch), np.repeat(vector, len(batch), axis=0))
+
+    for n, (doc_id, title, text) in enumerate(docs):
+        add(doc_id, title, [text], n + 1)
+    rng, sentences = random.Random(9), [s for _, _, text in docs for s in split_sentences(text)]
+    next_id = len(docs) + 1
+    for d in range(max(0, passages - len(docs)) // PER_DOC):
+        texts = ["\n".join(rng.choices(sentences, k=rng.randint(3, 6))) for _ in range(PER_DOC)]
+        add(f"syn{d}", rng.choice(docs)[1], texts, next_id)
+        next_id += PER_DOC
+    writer.set_meta({"model_id": "none", "dimension": DIMENSION})
+    path = writer.finish()
+    store.publish(root, path)
+    return store.IndexVersion(path)
+
+
+def _ranked_docs(searcher: Searcher, question: str) -> list[str]:
+    pids = [pid for pid, _ in searcher.lexical(question, 10)]
+    owners = searcher.version.doc_ids(pids)
+    return [owners[pid] for pid in pids]
+
+
+def searcher_path(args: argparse.Namespace) -> None:
+    """Time `Searcher.lexical` on versions built by the store, per engine and size."""
+    docs, queries, qrels = load()
+    questions = list(queries.values())[: args.queries]
+    store.analyse = _sentence_analyser()  # type: ignore[attr-defined]
+    rows = []
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        ndcg = {}
+        for engine in args.engines:
+            small = Searcher(_version(Path(tmp) / f"{engine}-scifact", engine, docs, 0), None)  # type: ignore[arg-type]
+            ndcg[engine] = sum(ndcg_at_k(_ranked_docs(small, q), qrels[qid])
+                               for qid, q in list(queries.items())[: args.queries]) / len(questions)
+        for size in args.passages:
+            for engine in args.engines:
+                tick = time.perf_counter()
+                version = _version(Path(tmp) / f"{engine}-{size}", engine, docs, size)
+                built = time.perf_counter() - tick
+                searcher = Searcher(version, None)  # type: ignore[arg-type]
+                p50, p95 = latency(lambda q: searcher.lexical(q, CANDIDATES), questions)
+                rows.append((engine, ndcg[engine], version.passage_count, p50, p95, built))
+                print(rows[-1], flush=True)
+                shutil.rmtree(version.path, ignore_errors=True)
+    print("\n| engine (Searcher.lexical, no words dropped) | SciFact nDCG@10 | passages | p50 ms | p95 ms | build s |")
+    print("|---|---|---|---|---|---|")
+    for engine, ndcg, size, p50, p95, built in rows:
+        print(f"| {engine} | {ndcg:.3f} | {size:,} | {p50:.1f} | {p95:.1f} | {built:.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--passages", type=int, default=100_000)
+    parser.add_argument("--passages", type=int, nargs="+", default=[100_000])
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--weights", default=",".join(map(str, LEXICAL_WEIGHTS)), help="text,section,title")
+    parser.add_argument("--searcher", action="store_true", help="time the production Searcher.lexical path")
+    parser.add_argument("--engines", nargs="+", default=["tantivy", "fts5"])
+    parser.add_argument("--tmp", default=None, help="where to build the versions (default: the system's temp)")
     args = parser.parse_args()
+    if args.searcher:
+        searcher_path(args)
+        return
+    args.passages = args.passages[0]
     weights = tuple(float(w) for w in args.weights.split(","))
     docs, queries, qrels = load()
     queries = dict(list(queries.items())[: args.queries])

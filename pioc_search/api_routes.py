@@ -114,7 +114,8 @@ def api_router(settings: Settings, holder: IndexHolder) -> APIRouter:
         version = holder.get().version
         docs = list(version.documents.values())
         return Stats(index_version=version.name, built_at=version.meta.get("built_at"),
-                     model_id=version.meta.get("model_id"), documents=len(docs), passages=version.passage_count,
+                     model_id=version.meta.get("model_id"), lexical_engine=version.lexical_engine,
+                     documents=len(docs), passages=version.passage_count,
                      doc_types=Counter(d.doc_type for d in docs), languages=Counter(d.language for d in docs),
                      versions=store.list_versions(settings.index_dir))
 

@@ -203,6 +203,7 @@ def stats(index_dir: IndexDir = None) -> None:
     version = store.IndexVersion(path)
     console.print(f"live version {version.name}, built {version.meta.get('built_at')}: "
                   f"{len(version.documents)} documents, {version.passage_count} passages")
+    console.print(f"lexical engine: {version.lexical_engine}")
     console.print(f"versions kept: {', '.join(store.list_versions(settings.index_dir))}")
 
 

@@ -111,6 +111,7 @@ class Stats(BaseModel):
     index_version: str
     built_at: str | None
     model_id: str | None
+    lexical_engine: str  # tantivy or fts5: the engine the live version was built with
     documents: int
     passages: int
     doc_types: dict[str, int]

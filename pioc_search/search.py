@@ -1,4 +1,4 @@
-"""Question → ranked passages: dense (FAISS) + lexical (FTS5 BM25), fused by reciprocal rank,
+"""Question → ranked passages: dense (FAISS) + lexical (BM25, pioc_search.lexical), fused by reciprocal rank,
 filtered, de-duplicated, each with the sentences that answer it."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pioc_search.embedders import Embedder
 from pioc_search.ingest.metadata import detect_language
 from pioc_search.models import Document
 from pioc_search.sentences import sentence_spans
-from pioc_search.store import LEXICAL_WEIGHTS, IndexVersion
+from pioc_search.store import IndexVersion
 
 # One question is one small scan: a single thread is faster than two fighting over a tiny job, and
 # concurrent requests already use both cores.
@@ -28,11 +28,8 @@ Mode = Literal["hybrid", "dense", "lexical"]
 RRF_K = 60
 CANDIDATES = 100
 DUPLICATE_OVERLAP = 0.5  # share of word 4-grams two passages must share to count as the same text
-COMMON_TERM_SHARE = 0.05  # in large indexes, words in more passages than this share are left out of BM25 ...
-COMMON_TERM_FLOOR = 1000  # ... once they are in more passages than this (their weight is small, their cost large)
 STRONG_ANSWER_COVERAGE = 0.34  # share of the question's weight the answer sentence must cover
 # The cosine thresholds depend on the model's score range: embedder.answer_cosine and .related_floor
-BM25 = f"bm25(passages_fts, {', '.join(map(str, LEXICAL_WEIGHTS))})"  # text, section, title
 
 
 @dataclass(frozen=True)
@@ -90,15 +87,6 @@ class SearchResult:
     took_ms: float = 0.0
 
 
-def fts_query(question: str) -> str | None:
-    """A safe FTS5 query: every analysed term quoted (FTS5 syntax in the question is inert), OR-ed."""
-    return _or_query(question_terms(question))
-
-
-def _or_query(words: list[str]) -> str | None:
-    return " OR ".join(f'"{w}"' for w in words) or None
-
-
 def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
          beyond_lexical: set[int] = frozenset()) -> list[tuple[int, float]]:  # type: ignore[assignment]
     """Reciprocal-rank fusion of the dense and lexical rankings, best first.
@@ -139,7 +127,7 @@ class Searcher:
     def __init__(self, version: IndexVersion, embedder: Embedder) -> None:
         self.version = version
         self.embedder = embedder
-        self._doc_freq = lru_cache(maxsize=65536)(self._count_passages_with)
+        self._doc_freq = lru_cache(maxsize=65536)(version.lexical.doc_freq)
 
     def search(self, question: str, k: int = 10, offset: int = 0, mode: Mode = "hybrid",
                filters: Filters = Filters()) -> SearchResult:
@@ -176,17 +164,9 @@ class Searcher:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def lexical(self, question: str, depth: int, allowed_docs: list[str] | None = None) -> list[tuple[int, float]]:
-        """(passage id, BM25 score, higher is better) best first."""
-        query = _or_query(self._selective_terms(question_terms(question)))
-        if query is None or allowed_docs == []:
-            return []
-        sql = f"SELECT rowid, -{BM25} FROM passages_fts WHERE passages_fts MATCH ?"
-        args: list[object] = [query]
-        if allowed_docs is not None:
-            sql += f" AND rowid IN (SELECT id FROM passages WHERE doc_id IN ({','.join('?' * len(allowed_docs))}))"
-            args += allowed_docs
-        sql += f" ORDER BY {BM25} LIMIT ?"
-        return [(int(r[0]), float(r[1])) for r in self.version.conn.execute(sql, [*args, depth])]
+        """(passage id, BM25 score, higher is better) best first, every analysed question word
+        counted (terms go to the engine as terms, never parsed, so query syntax in a question is inert)."""
+        return self.version.lexical.search(question_terms(question), depth, allowed_docs)
 
     def _passage_ids(self, doc_ids: list[str]) -> np.ndarray:
         rows = self.version.conn.execute(
@@ -240,20 +220,6 @@ class Searcher:
                    section=row["section"], page_start=row["page_start"], page_end=row["page_end"], score=score,
                    dense_rank=dense[0] if dense else None, dense_score=dense[1] if dense else None,
                    lexical_rank=lexical_rank)
-
-    def _selective_terms(self, words: list[str]) -> list[str]:
-        """The words worth a BM25 look-up: in a large index, very common words cost much and weigh
-        little, so they are left out unless nothing else is left (then the two rarest stay)."""
-        limit = max(COMMON_TERM_SHARE * self.version.passage_count, COMMON_TERM_FLOOR)
-        selective = [w for w in words if self._doc_freq(w) <= limit]
-        return selective or sorted(words, key=self._doc_freq)[:2]
-
-    def _count_passages_with(self, word: str) -> int:
-        """How many passages contain `word` (from the FTS5 index's vocabulary)."""
-        conn = self.version.conn
-        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab USING fts5vocab(main, passages_fts, 'row')")
-        row = conn.execute("SELECT doc FROM temp.vocab WHERE term = ?", (word,)).fetchone()
-        return int(row[0]) if row else 0
 
     def _add_answers(self, question: str, hits: list[Hit]) -> None:
         groups = question_groups(question)

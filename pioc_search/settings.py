@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pioc_search.lexical import DEFAULT as DEFAULT_LEXICAL
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -20,6 +22,7 @@ class Settings:
     ocr: bool = True  # OCR pages without usable text when tesseract is installed (PIOC_OCR=0 to skip)
     file_timeout: float = 120.0  # seconds one file may take to extract (PIOC_FILE_TIMEOUT)
     file_memory_mb: int = 2048  # memory one file's extraction may use (PIOC_FILE_MEMORY_MB)
+    lexical_engine: str = DEFAULT_LEXICAL  # tantivy or fts5 (PIOC_LEXICAL); see pioc_search/lexical
     corpus_dir_set: bool = False  # corpus_dir was chosen (PIOC_CORPUS_DIR or an override), not the default
 
     @classmethod
@@ -33,6 +36,8 @@ class Settings:
             values["index_dir"] = Path(env["PIOC_INDEX_DIR"])
         if env.get("PIOC_MODEL"):
             values["model"] = env["PIOC_MODEL"].strip()
+        if env.get("PIOC_LEXICAL"):
+            values["lexical_engine"] = env["PIOC_LEXICAL"].strip().lower()
         if "PIOC_MODEL_PATH" in env:
             values["model_path"] = env["PIOC_MODEL_PATH"]
         if env.get("PIOC_ADMIN_TOKEN"):

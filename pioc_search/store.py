@@ -1,4 +1,4 @@
-"""Index versions on disk: indexes/<version>/{meta.sqlite, vectors.faiss}; CURRENT names the live one.
+"""Index versions on disk: indexes/<version>/{meta.sqlite, vectors.faiss, lexical/}; CURRENT names the live one.
 
 A build writes `<version>.building/`, verifies it, renames it into place and then switches
 CURRENT with an atomic rename, so readers see either the old version or the new one, never a mix.
@@ -24,6 +24,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from pioc_search import lexical
 from pioc_search.analysis import analyse
 from pioc_search.models import Document, Passage
 
@@ -34,8 +35,7 @@ BUILDING_SUFFIX = ".building"
 REMOVING_SUFFIX = ".removing"
 UNPUBLISHED = ".unpublished"
 LOCK_NAME = ".build.lock"
-SCHEMA_VERSION = 2  # bump when a version built before cannot be read or reused; builds then start afresh
-LEXICAL_WEIGHTS = (1.0, 0.5, 1.0)  # BM25 weight of a term in a passage's text, section, document title
+SCHEMA_VERSION = 3  # bump when a version built before cannot be read or reused; builds then start afresh
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,13 +52,9 @@ CREATE TABLE passages (
 );
 CREATE INDEX passages_doc ON passages (doc_id, ordinal);
 CREATE INDEX passages_embed_hash ON passages (embed_hash);
--- Analysed terms (pioc_search.analysis) of each passage's text and section and of its document's
--- title, space-separated; the words as written stay in `passages` for display.
-CREATE VIRTUAL TABLE passages_fts USING fts5(text, section, title, tokenize='unicode61 remove_diacritics 0');
-CREATE TRIGGER passages_ad AFTER DELETE ON passages BEGIN
-    DELETE FROM passages_fts WHERE rowid = old.id;
-END;
 """
+# The lexical index (pioc_search.lexical) holds the analysed terms of each passage's text and section
+# and of its document's title; the words as written stay in `passages` for display.
 
 
 class BuildInProgress(Exception):
@@ -216,9 +212,13 @@ def all_ids(index: faiss.IndexIDMap2) -> np.ndarray:
 
 
 class VersionWriter:
-    """Builds a new version, starting from a copy of `base` (incremental) or from empty."""
+    """Builds a new version, starting from a copy of `base` (incremental) or from empty.
 
-    def __init__(self, root: Path, dimension: int, base: Path | None = None) -> None:
+    `lexical_engine` applies to a version built from empty; an incremental one keeps its base's.
+    """
+
+    def __init__(self, root: Path, dimension: int, base: Path | None = None,
+                 lexical_engine: str = lexical.DEFAULT) -> None:
         name = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         self.root = root
         self.name = name
@@ -233,10 +233,17 @@ class VersionWriter:
         self.conn.execute("PRAGMA journal_mode = WAL")
         if base is None:
             self.conn.executescript(SCHEMA)
-            self.set_meta({"schema": SCHEMA_VERSION})
+            self.set_meta({"schema": SCHEMA_VERSION, "lexical": lexical.engine(lexical_engine).name})
+        self.lexical = lexical.engine(self.get_meta("lexical", lexical.LEGACY)).writer(self.path, self.conn, base)
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
 
     def remove_documents(self, doc_ids: Iterable[str]) -> None:
         ids: list[int] = []
+        doc_ids = list(doc_ids)
+        self.lexical.delete(doc_ids)
         for doc_id in doc_ids:
             ids += [r[0] for r in self.conn.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))]
             self.conn.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
@@ -259,11 +266,9 @@ class VersionWriter:
              for p, h in zip(passages, embed_hashes)],
         )
         title = " ".join(analyse(doc.title, doc.language))
-        self.conn.executemany(
-            "INSERT INTO passages_fts (rowid, text, section, title) VALUES (?, ?, ?, ?)",
-            [(p.id, " ".join(analyse(p.text, doc.language)), " ".join(analyse(p.section, doc.language)), title)
-             for p in passages],
-        )
+        self.lexical.add([lexical.LexicalRow(p.id, p.doc_id, " ".join(analyse(p.text, doc.language)),
+                                             " ".join(analyse(p.section, doc.language)), title)
+                          for p in passages])
         if len(passages):
             self.index.add_with_ids(vectors, np.array([p.id for p in passages], dtype=np.int64))
 
@@ -276,7 +281,8 @@ class VersionWriter:
         self.conn.commit()
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         faiss.write_index(self.index, str(self.path / VECTORS_NAME))
-        verify(self.conn, self.index)
+        self.lexical.finish()
+        verify(self.conn, self.index, self.lexical)
         self.conn.close()
         (self.path / UNPUBLISHED).touch()  # until `publish` makes it live
         final = self.root / self.name
@@ -284,12 +290,14 @@ class VersionWriter:
         return final
 
     def abandon(self) -> None:
+        self.lexical.abandon()
         self.conn.close()
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def verify(conn: sqlite3.Connection, index: faiss.Index) -> None:
-    """Vector count equals passage rows and every vector id resolves to a passage."""
+def verify(conn: sqlite3.Connection, index: faiss.Index,
+           lexical_index: lexical.LexicalWriter | lexical.LexicalReader) -> None:
+    """Vector count and lexical index size equal passage rows; every vector id resolves to a passage."""
     rows = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
     if rows != index.ntotal:
         raise VerificationError(f"{index.ntotal} vectors but {rows} passage rows")
@@ -297,8 +305,8 @@ def verify(conn: sqlite3.Connection, index: faiss.Index) -> None:
     known = {r[0] for r in conn.execute("SELECT id FROM passages")}
     if len(set(ids.tolist())) != len(ids) or not known.issuperset(ids.tolist()):
         raise VerificationError("vector ids do not match passage ids")
-    if conn.execute("SELECT COUNT(*) FROM passages_fts").fetchone()[0] != rows:
-        raise VerificationError("the lexical index does not hold one row per passage")
+    if lexical_index.count() != rows:
+        raise VerificationError(f"the lexical index holds {lexical_index.count()} passages but there are {rows}")
     orphans = conn.execute(
         "SELECT COUNT(*) FROM passages WHERE doc_id NOT IN (SELECT id FROM documents)").fetchone()[0]
     if orphans:
@@ -331,6 +339,8 @@ class IndexVersion:
         self._local = threading.local()
         self.meta = {r["key"]: json.loads(r["value"]) for r in self.conn.execute("SELECT key, value FROM meta")}
         self.documents = {r["id"]: row_to_document(r) for r in self.conn.execute("SELECT * FROM documents")}
+        self.lexical_engine = lexical.engine(self.meta.get("lexical", lexical.LEGACY)).name
+        self.lexical = lexical.engine(self.lexical_engine).reader(path, lambda: self.conn)
 
     @property
     def conn(self) -> sqlite3.Connection:

@@ -16,7 +16,7 @@ def test_health_stats_and_docs(live_server: LiveServer) -> None:
     health = live_server.get("/health").json()
     assert health["status"] == "ok" and health["index_version"]
     stats = live_server.get("/stats").json()
-    assert stats["documents"] >= 12 and stats["passages"] > 50
+    assert stats["documents"] >= 12 and stats["passages"] > 50 and stats["lexical_engine"] == "tantivy"
     assert set(stats["doc_types"]) == {"report", "blog", "statement", "webinar"}
     assert live_server.get("/docs").status_code == 200
     spec = live_server.get("/openapi.json").json()

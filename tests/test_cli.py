@@ -28,6 +28,7 @@ def test_stats_reports_the_live_version(sample_index: BuiltIndex) -> None:
     assert result.exit_code == 0
     assert f"live version {sample_index.report.version}" in result.output
     assert f"{sample_index.report.documents} documents" in result.output
+    assert "lexical engine: tantivy" in result.output
 
 
 def test_commands_without_an_index_say_what_to_do(tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ def assert_consistent_and_serving(root: Path, corpus: Path, embedder: object) ->
     live = store.current_version(root)
     assert live is not None
     version = store.IndexVersion(live)
-    store.verify(version.conn, version.index)
+    store.verify(version.conn, version.index, version.lexical)
     assert version.passage_count > 0
     settings = Settings(corpus_dir=corpus, index_dir=root)
     with TestClient(create_app(settings, embedder=embedder)) as client:
@@ -97,7 +97,7 @@ def expected_after_cleanup(root: Path, corpus: Path, embedder: object, full_root
     assert set(store.all_ids(ours.index).tolist()) == set(store.all_ids(fresh.index).tolist())
     for name in store.list_versions(root):
         kept = store.IndexVersion(root / name)
-        store.verify(kept.conn, kept.index)
+        store.verify(kept.conn, kept.index, kept.lexical)
 
 
 # stage → (does CURRENT move to the new version?, which leftovers the dead build leaves)

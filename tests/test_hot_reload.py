@@ -135,4 +135,4 @@ def test_search_never_fails_during_rebuilds_and_follows_each_version(tmp_path: P
         assert all(v in published for v in changes), changes  # an in-order subsequence, never back and forth
     assert {v for _, v in outcomes} <= {first, second.version, third}
     live = store.IndexVersion(store.current_version(root))
-    store.verify(live.conn, live.index)
+    store.verify(live.conn, live.index, live.lexical)

@@ -30,8 +30,7 @@ def test_every_sample_document_is_indexed_without_failures(sample_index: BuiltIn
 
 def test_vector_count_equals_passage_rows(version: store.IndexVersion) -> None:
     rows = version.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
-    fts_rows = version.conn.execute("SELECT COUNT(*) FROM passages_fts").fetchone()[0]
-    assert rows == version.index.ntotal == fts_rows > 50
+    assert rows == version.index.ntotal == version.lexical.count() > 50
     assert version.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -66,7 +65,7 @@ def test_verify_refuses_an_inconsistent_version(version: store.IndexVersion) -> 
     broken = faiss.clone_index(version.index)
     broken.remove_ids(store.all_ids(broken)[:1])
     with pytest.raises(store.VerificationError, match="vectors but"):
-        store.verify(version.conn, broken)
+        store.verify(version.conn, broken, version.lexical)
 
 
 def test_current_points_at_a_complete_version(sample_index: BuiltIndex) -> None:

@@ -8,7 +8,9 @@ import pytest
 from pioc_search import store
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
-from pioc_search.search import Filters, Searcher, fts_query, fuse
+from pioc_search.analysis import question_terms
+from pioc_search.lexical.fts5 import match_query
+from pioc_search.search import Filters, Searcher, fuse
 from pioc_search.sentences import split_sentences
 
 SHARED = ("The Barrios con Luz programme installed 4,800 LED streetlights along 1,212 street segments, "
@@ -76,9 +78,9 @@ def test_fts5_syntax_in_questions_never_errors(searcher: Searcher, question: str
         searcher.search(question, k=3, mode=mode)
 
 
-def test_fts_query_quotes_every_word() -> None:
-    assert fts_query('NEAR("a" street-lights) -x*') == '"near" OR "street" OR "light" OR "x"'
-    assert fts_query("the of and") is None
+def test_fts5_query_quotes_every_word() -> None:
+    assert match_query(question_terms('NEAR("a" street-lights) -x*')) == '"near" OR "street" OR "light" OR "x"'
+    assert match_query(question_terms("the of and")) is None
 
 
 def test_lexical_finds_acronyms_and_dense_finds_paraphrase(searcher: Searcher) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pioc_search import store
+from pioc_search import lexical, store
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.chunk import chunk_blocks
 from pioc_search.ingest.discover import SourceFile, discover, doc_id_for
@@ -96,7 +96,7 @@ def _embed_hash(model_id: str, text: str) -> str:
 def build_index(corpus_dir: Path, index_root: Path, embedder: Embedder, *, full: bool = False,
                 keep_versions: int = 3, on_progress: ProgressCallback | None = None,
                 extract_options: ExtractOptions = ExtractOptions(), limits: Limits = Limits(),
-                allow_shrink: bool = False) -> BuildReport:
+                allow_shrink: bool = False, lexical_engine: str = lexical.DEFAULT) -> BuildReport:
     """Bring the index in line with the corpus and publish the result atomically.
 
     Raises store.BuildInProgress when another build holds the lock and EnvironmentProblem when the
@@ -110,7 +110,7 @@ def build_index(corpus_dir: Path, index_root: Path, embedder: Embedder, *, full:
         log_path = _open_log(index_root, corpus_dir)
         report.log_file = str(log_path)
         published = store.current_version(index_root)
-        live = _usable_live_version(published, embedder, full)
+        live = _usable_live_version(published, embedder, full, lexical.engine(lexical_engine).name)
         files, problems = discover(corpus_dir)
         report.failed.extend(problems)
         todo = _classify(files, live, report)
@@ -125,7 +125,7 @@ def build_index(corpus_dir: Path, index_root: Path, embedder: Embedder, *, full:
         tick = time.perf_counter()
         if on_progress:
             on_progress("write", 0, 1)
-        version = _write(index_root, corpus_dir, embedder, live, prepared, vectors, report)
+        version = _write(index_root, corpus_dir, embedder, live, prepared, vectors, report, lexical_engine)
         store.publish(index_root, version)
         store.prune(index_root, keep_versions)
         if on_progress:
@@ -137,8 +137,8 @@ def build_index(corpus_dir: Path, index_root: Path, embedder: Embedder, *, full:
 
 
 def build_settings(settings, *, ocr: bool | None = None) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """build_index keyword arguments from Settings (OCR, per-file limits, versions kept)."""
-    return {"keep_versions": settings.keep_versions,
+    """build_index keyword arguments from Settings (OCR, per-file limits, versions kept, lexical engine)."""
+    return {"keep_versions": settings.keep_versions, "lexical_engine": settings.lexical_engine,
             "extract_options": ExtractOptions(ocr=settings.ocr if ocr is None else ocr),
             "limits": Limits(settings.file_timeout, settings.file_memory_mb)}
 
@@ -206,11 +206,14 @@ def _describe(published: Path | None, report: BuildReport) -> None:
     report.version = published.name
 
 
-def _usable_live_version(path: Path | None, embedder: Embedder, full: bool) -> store.IndexVersion | None:
+def _usable_live_version(path: Path | None, embedder: Embedder, full: bool,
+                         lexical_engine: str) -> store.IndexVersion | None:
+    """The live version when the new one can start from it: same model, schema and lexical engine."""
     if full or path is None:
         return None
     live = store.IndexVersion(path)
-    usable = live.meta.get("model_id") == embedder.model_id and live.meta.get("schema") == store.SCHEMA_VERSION
+    usable = (live.meta.get("model_id") == embedder.model_id and live.meta.get("schema") == store.SCHEMA_VERSION
+              and live.meta.get("lexical") == lexical_engine)
     return live if usable else None
 
 
@@ -308,8 +311,9 @@ def _vectors(prepared: list[_Prepared], live: store.IndexVersion | None, embedde
 
 
 def _write(root: Path, corpus_dir: Path, embedder: Embedder, live: store.IndexVersion | None, prepared: list[_Prepared],
-           vectors: dict[str, np.ndarray], report: BuildReport) -> Path:
-    writer = store.VersionWriter(root, embedder.dimension, base=live.path if live else None)
+           vectors: dict[str, np.ndarray], report: BuildReport, lexical_engine: str) -> Path:
+    writer = store.VersionWriter(root, embedder.dimension, base=live.path if live else None,
+                                 lexical_engine=lexical_engine)
     try:
         writer.remove_documents(store.doc_id_for_paths(writer.conn, report.removed + report.changed))
         for item in prepared:
