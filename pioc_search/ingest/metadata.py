@@ -10,7 +10,7 @@ from typing import Any
 
 from pioc_search.analysis import NETWORK_LANGUAGES, UNDETERMINED
 from pioc_search.models import DOC_TYPES, Block, Document
-from pioc_search.sentences import fold
+from pioc_search.analysis import fold
 
 MEMBER_CITIES = (
     "Bogotá", "Cali", "Cape Town", "Chicago", "Ciudad Juárez", "Glasgow", "Kingston", "Medellín",
