@@ -59,7 +59,7 @@ def test_a_build_where_every_file_fails_leaves_the_live_version(built, embedder:
 def test_losing_over_a_fifth_through_failures_is_refused_unless_allowed(built, tmp_path: Path, shared_model) -> None:
     corpus, root, first = built
     (corpus / "cali.md").write_bytes(b"")
-    (corpus / "recife.md").write_bytes(b"\xff\xfe not utf-8")  # 2 of 5 live documents now fail: 40%
+    (corpus / "recife.md").write_bytes(b"\x00\x01binary\x00" * 8)  # 2 of 5 live documents now fail: 40%
     refused = runner.invoke(app, ["ingest", str(corpus), "--index-dir", str(root), "--full"])
     assert refused.exit_code == cli.EXIT_REFUSED, refused.output
     assert "not published" in refused.output and "2 of the 5 live documents" in refused.output
@@ -99,7 +99,7 @@ def test_a_model_that_will_not_load_stops_the_build(built, tmp_path: Path) -> No
     corpus, root, first = built
     (corpus / "cali.md").write_text("# Cali\n\nChanged text.\n")
     result = runner.invoke(app, ["ingest", str(corpus), "--index-dir", str(root)],
-                           env={"PIOC_MODEL_PATH": str(tmp_path / "no-model-here")})
+                           env={"PIOC_MODEL": "all-MiniLM-L6-v2", "PIOC_MODEL_PATH": str(tmp_path / "no-model-here")})
     assert result.exit_code == cli.EXIT_ENVIRONMENT, result.output
     assert result.output.count("embedding model cannot be loaded") == 1
     assert store.current_version(root).name == first
