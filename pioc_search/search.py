@@ -134,11 +134,12 @@ class Searcher:
         started = time.perf_counter()
         allowed = self._allowed_docs(filters)
         depth = max(CANDIDATES, 2 * (offset + k))
+        language = detect_language(question)  # once: lexical analysis, fusion and answers all need it
         dense = self.dense(self.embedder.encode_query(question), depth, allowed) if mode != "lexical" else []
-        lexical = self.lexical(question, depth, allowed) if mode != "dense" else []
-        ranked = self._rank(mode, dense, lexical, detect_language(question) if mode == "hybrid" else UNDETERMINED)
+        lexical = self.lexical(question, depth, allowed, language) if mode != "dense" else []
+        ranked = self._rank(mode, dense, lexical, language)
         hits = self._deduplicated_hits(ranked, offset + k, dense, lexical)[offset:]
-        self._add_answers(question, hits)
+        self._add_answers(question, hits, language)
         return SearchResult(hits=hits, total=len(ranked), facets=self.facets(ranked),
                             answer=self._strong_answer(hits, mode) if offset == 0 else None,
                             took_ms=(time.perf_counter() - started) * 1000)
@@ -163,10 +164,11 @@ class Searcher:
         scores, ids = index.search(query.reshape(1, -1), min(depth, index.ntotal), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
-    def lexical(self, question: str, depth: int, allowed_docs: list[str] | None = None) -> list[tuple[int, float]]:
+    def lexical(self, question: str, depth: int, allowed_docs: list[str] | None = None,
+                language: str | None = None) -> list[tuple[int, float]]:
         """(passage id, BM25 score, higher is better) best first, every analysed question word
         counted (terms go to the engine as terms, never parsed, so query syntax in a question is inert)."""
-        return self.version.lexical.search(question_terms(question), depth, allowed_docs)
+        return self.version.lexical.search(question_terms(question, language), depth, allowed_docs)
 
     def _passage_ids(self, doc_ids: list[str]) -> np.ndarray:
         rows = self.version.conn.execute(
@@ -221,8 +223,8 @@ class Searcher:
                    dense_rank=dense[0] if dense else None, dense_score=dense[1] if dense else None,
                    lexical_rank=lexical_rank)
 
-    def _add_answers(self, question: str, hits: list[Hit]) -> None:
-        groups = question_groups(question)
+    def _add_answers(self, question: str, hits: list[Hit], language: str | None = None) -> None:
+        groups = question_groups(question, language)
         freq = {t: self._doc_freq(t) for group in groups for t in group}
         weights = idf_weights(groups, freq, max(1, self.version.passage_count))
         for hit in hits:
