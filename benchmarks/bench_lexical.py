@@ -1,47 +1,59 @@
-"""Lexical engines compared: SQLite FTS5 over pre-analysed terms vs tantivy, quality and latency.
+"""Lexical search speed at scale (tantivy, the default engine), and the engines compared.
 
-    .venv/bin/python benchmarks/bench_lexical.py [--passages 100000] [--queries 300]
+    .venv/bin/python benchmarks/bench_lexical.py [--sizes 100000,1000000] [--queries 200]
 
-Quality: SciFact (../shared/evaldata/scifact, BEIR test qrels) indexed directly into each engine, one
-passage per abstract (title as its own field), no embeddings; nDCG@10 of lexical retrieval alone. The
-row "fts5 raw" is the index before issue 9 (unicode61 over raw text, no title, no stemming).
-Latency: the same corpus padded to --passages with synthetic passages, each 3-6 sentences drawn at
-random (seeded) from SciFact abstracts under a SciFact title, so term statistics stay those of real
-text; every SciFact question is run once per engine, p50/p95 in milliseconds.
+Scale (the default): lexical indexes of each size written by the production engine writer
+(`pioc_search.lexical`, the same writer `store.VersionWriter` drives) and searched through its
+reader with the terms `Searcher.lexical` passes (`question_terms`). Built once and cached under
+indexes/bench/ (rebuilt when the engine module, tantivy or this data recipe changes).
 
-    .venv/bin/python benchmarks/bench_lexical.py --searcher [--passages 100000 1000000] [--engines tantivy fts5]
+The passages: every SciFact abstract (one passage each, title as title), then synthetic documents of
+ten passages each until the size is reached, 60% English and 10% each Spanish, Portuguese, French
+and Arabic (the document's language, as documents are indexed in their own language). An English
+passage is 3-6 sentences drawn at random (seeded) from SciFact abstracts under a SciFact title, so
+term statistics are those of real text; a passage in another language is 40-120 words drawn at
+random, with repeats, from the words of that language's sample-corpus documents (corpus/) and of the
+hand-translated SciFact claims (evaldata/scifact-XX), under a translated claim as title.
 
-The production path instead: versions written by store.VersionWriter with each lexical engine and
-timed through `Searcher.lexical` (every question word, CANDIDATES deep, as a search request asks);
-nDCG@10 from a version holding SciFact alone (one document per abstract, title as the title). The
-synthetic passages are joined from SciFact sentences with newlines and analysed one sentence at a
-time with a cache (the same terms `analyse` gives, since it works word by word), so building a
-million passages stays affordable.
+Questions: the 200 SciFact claims of evaldata/ in each language, analysed in that language (what
+`Searcher` does once detection names it) and, as `und`, the English claims analysed in all five
+languages (what a question whose language is undetermined costs: about twice the terms). Each row
+is timed twice: cold (the index files evicted from the OS page cache with posix_fadvise, a fresh
+reader, each question asked once) and warm (the same questions again). Depth 10 and 100
+(`Searcher` asks 100), and 100 deep within a filter of 10% of the documents. Times are engine calls
+(query building, search, passage ids); the question's analysis is timed on its own column.
+
+Quality: SciFact nDCG@10 of the same engine on an index of SciFact alone, questions analysed as
+`Searcher.lexical` does (language detected).
+
+    .venv/bin/python benchmarks/bench_lexical.py --compare [--passages 100000] [--queries 300]
+
+The engine comparison that chose tantivy: SciFact indexed directly into FTS5 and tantivy variants
+(one passage per abstract, title as its own field), nDCG@10 and latency at --passages (SciFact
+padded with synthetic English passages as above). The row "fts5 raw" is the index before issue 9.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import random
 import re
-import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pioc_search import store  # noqa: E402
-from pioc_search.analysis import analyse, question_terms  # noqa: E402
-from pioc_search.models import Document, Passage  # noqa: E402
-from pioc_search.search import CANDIDATES, Searcher  # noqa: E402
+from pioc_search import lexical  # noqa: E402
+from pioc_search.analysis import analyse, question_groups, question_terms, words  # noqa: E402
 from pioc_search.evaluate import ndcg_at_k, read_qrels  # noqa: E402
 from pioc_search.ingest.metadata import detect_language  # noqa: E402
 from pioc_search.sentences import split_sentences  # noqa: E402
@@ -159,91 +171,221 @@ def latency(search: Search, questions: list[str]) -> tuple[float, float]:
     return times[len(times) // 2], times[int(len(times) * 0.95)]
 
 
+
+# ---- scale ----------------------------------------------------------------------------------------
+
+CACHE = ROOT / "indexes" / "bench"
+EVALDATA = ROOT / "evaldata"
+LANGUAGES = ("en", "es", "pt", "fr", "ar")
+SHARES = {"en": 0.6, "es": 0.1, "pt": 0.1, "fr": 0.1, "ar": 0.1}
 PER_DOC = 10
-DIMENSION = 8  # the vectors are not searched here; small keeps the build cheap
+RECIPE = "2"  # bump when the passages below change: cached indexes are rebuilt
+FILTER_SHARES = (0.1, 0.01)  # of the documents, allowed by the filtered rows
 
 
-def _sentence_analyser() -> Callable[[str, str], list[str]]:
-    """`analyse`, one newline-separated line at a time, each line's terms cached."""
-    from functools import lru_cache
+class Corpus:
+    """The material synthetic passages are drawn from, analysed once per sentence or word."""
 
-    cached = lru_cache(maxsize=None)(lambda line, language: tuple(analyse(line, language)))
-    return lambda text, language: [t for line in text.split("\n") for t in cached(line, language)]
+    def __init__(self, docs: list[Doc]) -> None:
+        self.docs = docs
+        self.sentences = [s for _, _, text in docs for s in split_sentences(text)]
+        self.words: dict[str, list[str]] = {}
+        self.titles: dict[str, list[str]] = {}
+        for lang, texts in _sample_texts().items():
+            claims = [q["text"] for q in map(json.loads, open(EVALDATA / f"scifact-{lang}" / "queries.jsonl"))]
+            self.words[lang] = [w for text in texts + claims for w in words(text)]
+            self.titles[lang] = claims
+        self._terms: dict[tuple[str, str], tuple[str, ...]] = {}
 
+    def terms(self, text: str, language: str) -> tuple[str, ...]:
+        key = (text, language)
+        if key not in self._terms:
+            self._terms[key] = tuple(analyse(text, language))
+        return self._terms[key]
 
-def _version(root: Path, engine: str, docs: list[Doc], passages: int) -> store.IndexVersion:
-    """A published version: every SciFact abstract as a document, then synthetic documents of
-    PER_DOC passages until `passages` passages."""
-    writer = store.VersionWriter(root, DIMENSION, lexical_engine=engine)
-    vector = np.zeros((1, DIMENSION), dtype=np.float32)
-    vector[0, 0] = 1.0
-
-    def add(doc_id: str, title: str, texts: list[str], first_id: int) -> None:
-        doc = Document(doc_id, f"{doc_id}.md", "0", title, "report", [], [], None, "en", None, "text/markdown")
-        batch = [Passage(first_id + i, doc_id, i, text, "", None, None) for i, text in enumerate(texts)]
-        writer.add_document(doc, "0", batch, ["0"] * len(batch), np.repeat(vector, len(batch), axis=0))
-
-    for n, (doc_id, title, text) in enumerate(docs):
-        add(doc_id, title, [text], n + 1)
-    rng, sentences = random.Random(9), [s for _, _, text in docs for s in split_sentences(text)]
-    next_id = len(docs) + 1
-    for d in range(max(0, passages - len(docs)) // PER_DOC):
-        texts = ["\n".join(rng.choices(sentences, k=rng.randint(3, 6))) for _ in range(PER_DOC)]
-        add(f"syn{d}", rng.choice(docs)[1], texts, next_id)
-        next_id += PER_DOC
-    writer.set_meta({"model_id": "none", "dimension": DIMENSION})
-    path = writer.finish()
-    store.publish(root, path)
-    return store.IndexVersion(path)
+    def passage(self, rng: random.Random, language: str) -> str:
+        """Analysed terms of one synthetic passage in `language`."""
+        if language == "en":
+            parts = rng.choices(self.sentences, k=rng.randint(3, 6))
+        else:
+            parts = rng.choices(self.words[language], k=rng.randint(40, 120))
+        return " ".join(t for part in parts for t in self.terms(part, language))
 
 
-def _ranked_docs(searcher: Searcher, question: str) -> list[str]:
-    pids = [pid for pid, _ in searcher.lexical(question, 10)]
-    owners = searcher.version.doc_ids(pids)
-    return [owners[pid] for pid in pids]
+def _sample_texts() -> dict[str, list[str]]:
+    """Block texts of the sample corpus' documents in each language but English."""
+    from pioc_search.ingest.discover import discover
+    from pioc_search.ingest.extract import extract_file
+
+    texts: dict[str, list[str]] = {lang: [] for lang in LANGUAGES if lang != "en"}
+    for source in discover(ROOT / "corpus")[0]:
+        if source.meta.get("language") in texts:
+            texts[source.meta["language"]] += [b.text for b in extract_file(source.path).blocks]
+    return texts
 
 
-def searcher_path(args: argparse.Namespace) -> None:
-    """Time `Searcher.lexical` on versions built by the store, per engine and size."""
+def rows(corpus: Corpus, size: int) -> Iterator[lexical.LexicalRow]:
+    """SciFact abstracts (passage n+1 = abstract n, document "sf<id>"), then synthetic documents."""
+    for n, (doc_id, title, text) in enumerate(corpus.docs):
+        yield lexical.LexicalRow(n + 1, f"sf{doc_id}", " ".join(corpus.terms(text, "en")), "",
+                                 " ".join(corpus.terms(title, "en")))
+    rng, pid = random.Random(size), len(corpus.docs) + 1
+    languages, weights = list(SHARES), list(SHARES.values())
+    for d in range(max(0, size - len(corpus.docs)) // PER_DOC):
+        lang = rng.choices(languages, weights)[0]
+        title = " ".join(corpus.terms(rng.choice(corpus.titles.get(lang) or [t for _, t, _ in corpus.docs]), lang))
+        for _ in range(PER_DOC):
+            yield lexical.LexicalRow(pid, f"syn{d}", corpus.passage(rng, lang), "", title)
+            pid += 1
+
+
+def _key(size: int) -> str:
+    """Cache key: the engine module without its reader class (what writes the index), tantivy, RECIPE."""
+    import inspect
+
+    import tantivy
+
+    engine = lexical.engine()
+    writer_source = inspect.getsource(sys.modules[engine.writer.__module__]).replace(inspect.getsource(engine.reader), "")
+    digest = hashlib.sha1(f"{writer_source}{RECIPE}{tantivy.__version__}".encode())
+    return f"{engine.name}-{size}-{digest.hexdigest()[:10]}"
+
+
+def built(corpus: Corpus | None, size: int) -> tuple[Path, float | None]:
+    """The cached index of `size` passages (its version folder) and its build seconds, building it if needed."""
+    folder = CACHE / _key(size)
+    done = folder / "built.json"
+    if done.exists():
+        return folder, json.loads(done.read_text())["seconds"]
+    assert corpus is not None
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    tick = time.perf_counter()
+    writer = lexical.engine().writer(folder, sqlite3.connect(":memory:"), None)
+    batch: list[lexical.LexicalRow] = []
+    for row in rows(corpus, size):
+        batch.append(row)
+        if len(batch) == 10_000:
+            writer.add(batch)
+            batch = []
+    writer.add(batch)
+    writer.finish()
+    seconds = time.perf_counter() - tick
+    done.write_text(json.dumps({"seconds": seconds, "passages": writer.count()}))
+    return folder, seconds
+
+
+def evict(folder: Path) -> None:
+    """Drop the index files from the OS page cache (only these files; needs no privileges)."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def questions(limit: int) -> dict[str, list[list[str]]]:
+    """Analysed question terms per language row (`und`: the English claims read as every language)."""
+    text = {lang: [q["text"] for q in map(json.loads, open(EVALDATA / f"scifact-{lang}" / "queries.jsonl"))][:limit]
+            for lang in LANGUAGES}
+    out = {lang: [question_terms(q, lang) for q in qs] for lang, qs in text.items()}
+    out["und"] = [question_terms(q, "und") for q in text["en"]]
+    return out
+
+
+def analysis_ms(limit: int) -> dict[str, float]:
+    """p50 ms of analysing one question (uncached), per language row."""
+    out = {}
+    for lang in (*LANGUAGES, "und"):
+        source = "en" if lang == "und" else lang
+        qs = [q["text"] for q in map(json.loads, open(EVALDATA / f"scifact-{source}" / "queries.jsonl"))][:limit]
+        times = []
+        for q in qs:
+            question_groups.cache_clear()
+            tick = time.perf_counter()
+            question_terms(q, lang)
+            times.append((time.perf_counter() - tick) * 1000)
+        out[lang] = statistics.median(times)
+    return out
+
+
+def percentiles(times: list[float]) -> tuple[float, float]:
+    times = sorted(times)
+    return times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.95))]
+
+
+def timed(reader: lexical.LexicalReader, queries: Sequence[list[str]], depth: int,
+          allowed: list[str] | None) -> list[float]:
+    times = []
+    for terms in queries:
+        tick = time.perf_counter()
+        reader.search(terms, depth, allowed)
+        times.append((time.perf_counter() - tick) * 1000)
+    return times
+
+
+def scale(args: argparse.Namespace) -> None:
     docs, queries, qrels = load()
-    questions = list(queries.values())[: args.queries]
-    store.analyse = _sentence_analyser()  # type: ignore[attr-defined]
-    rows = []
-    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
-        ndcg = {}
-        for engine in args.engines:
-            small = Searcher(_version(Path(tmp) / f"{engine}-scifact", engine, docs, 0), None)  # type: ignore[arg-type]
-            ndcg[engine] = sum(ndcg_at_k(_ranked_docs(small, q), qrels[qid])
-                               for qid, q in list(queries.items())[: args.queries]) / len(questions)
-        for size in args.passages:
-            for engine in args.engines:
-                tick = time.perf_counter()
-                version = _version(Path(tmp) / f"{engine}-{size}", engine, docs, size)
-                built = time.perf_counter() - tick
-                searcher = Searcher(version, None)  # type: ignore[arg-type]
-                p50, p95 = latency(lambda q: searcher.lexical(q, CANDIDATES), questions)
-                rows.append((engine, ndcg[engine], version.passage_count, p50, p95, built))
-                print(rows[-1], flush=True)
-                shutil.rmtree(version.path, ignore_errors=True)
-    print("\n| engine (Searcher.lexical, no words dropped) | SciFact nDCG@10 | passages | p50 ms | p95 ms | build s |")
-    print("|---|---|---|---|---|---|")
-    for engine, ndcg, size, p50, p95, built in rows:
-        print(f"| {engine} | {ndcg:.3f} | {size:,} | {p50:.1f} | {p95:.1f} | {built:.0f} |")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    need = any(not (CACHE / _key(n) / "built.json").exists() for n in [*sizes, len(docs)])
+    corpus = Corpus(docs) if need else None
+    folder, _ = built(corpus, len(docs))
+    reader = lexical.engine().reader(folder, lambda: sqlite3.connect(":memory:"))
+    ranked = {qid: [f"{docs[pid - 1][0]}" for pid, _ in reader.search(question_terms(q), 10)]
+              for qid, q in queries.items()}
+    ndcg = sum(ndcg_at_k(ranked[qid], qrels[qid]) for qid in queries) / len(queries)
+    print(f"SciFact nDCG@10 (lexical alone, {len(queries)} questions): {ndcg:.3f}", flush=True)
+    asked = questions(args.queries)
+    analysis = analysis_ms(args.queries)
+    table = []
+    for size in sizes:
+        folder, seconds = built(corpus, size)
+        probe = lexical.engine().reader(folder, lambda: sqlite3.connect(":memory:"))
+        every = [f"sf{d}" for d, _, _ in docs] + [f"syn{d}" for d in range((size - len(docs)) // PER_DOC)]
+        filters = {share: random.Random(1).sample(every, int(len(every) * share)) for share in FILTER_SHARES}
+        info = {"passages": probe.count(), "segments": _segments(probe), "build_s": seconds,
+                "mb": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6}
+        print(f"{size:,}: {info}", flush=True)
+        for lang, terms in asked.items():
+            for depth, share in ((10, None), (100, None), *((100, share) for share in FILTER_SHARES)):
+                evict(folder)
+                reader = lexical.engine().reader(folder, lambda: sqlite3.connect(":memory:"))
+                allowed = None if share is None else filters[share]
+                cold = percentiles(timed(reader, terms, depth, allowed))
+                warm = percentiles(timed(reader, terms, depth, allowed))
+                table.append((info["passages"], lang, depth, share, statistics.median(map(len, terms)),
+                              analysis[lang], cold, warm))
+                print(table[-1], flush=True)
+    load_avg = os.getloadavg()
+    print(f"\nload average at the end: {load_avg[0]:.1f} (2 cores: above ~1.5 the times below are inflated)")
+    print(f"times in ms; filter: that share of the documents allowed; SciFact nDCG@10 {ndcg:.3f}\n")
+    print("| passages | questions | terms (p50) | depth | filter | analysis p50 | cold p50 | cold p95 | warm p50 | warm p95 |")
+    print("|---:|---|---:|---:|---|---:|---:|---:|---:|---:|")
+    for passages, lang, depth, share, nterms, ana, cold, warm in table:
+        print(f"| {passages:,} | {lang} | {nterms:.0f} | {depth} | {'' if share is None else f'{share:.0%}'} | {ana:.2f} | "
+              f"{cold[0]:.1f} | {cold[1]:.1f} | {warm[0]:.1f} | {warm[1]:.1f} |")
+
+
+def _segments(reader: lexical.LexicalReader) -> int | None:
+    searcher = getattr(reader, "searcher", None)
+    return int(searcher.num_segments) if searcher is not None else None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--passages", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--weights", default=",".join(map(str, LEXICAL_WEIGHTS)), help="text,section,title")
-    parser.add_argument("--searcher", action="store_true", help="time the production Searcher.lexical path")
-    parser.add_argument("--engines", nargs="+", default=["tantivy", "fts5"])
-    parser.add_argument("--tmp", default=None, help="where to build the versions (default: the system's temp)")
+    parser.add_argument("--sizes", default="100000,1000000", help="passages per index, comma-separated")
+    parser.add_argument("--queries", type=int, default=200, help="questions per language")
+    parser.add_argument("--compare", action="store_true", help="the engine comparison instead")
+    parser.add_argument("--passages", type=int, default=100_000, help="--compare: passages")
+    parser.add_argument("--weights", default=",".join(map(str, LEXICAL_WEIGHTS)), help="--compare: text,section,title")
     args = parser.parse_args()
-    if args.searcher:
-        searcher_path(args)
+    if not args.compare:
+        scale(args)
         return
-    args.passages = args.passages[0]
     weights = tuple(float(w) for w in args.weights.split(","))
     docs, queries, qrels = load()
     queries = dict(list(queries.items())[: args.queries])

@@ -2,12 +2,18 @@
 
 One text field holds the analysed terms of the passage's text, section and document title
 (plain BM25 over their concatenation: measured 0.687 nDCG@10 on SciFact against 0.660 for
-per-field BM25), split on whitespace only; the passage id is a fast u64 field and the document id
-an untokenised field for filters and deletes.
+per-field BM25), split on whitespace only; the passage id is a fast u64 field, the document id an
+untokenised field for deletes and narrow filters, and a 64-bit hash of it a fast u64 field for wide
+filters (applied to the ranked hits: see `TantivyReader.search`).
+
+Speed at a million passages (docs/lexical.md): the writer's heap is large enough that a full build
+is one segment (tantivy's merge policy leaves up to seven equal segments unmerged, and each segment
+is searched on its own); the heap grows only as documents arrive.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
@@ -18,15 +24,22 @@ import tantivy
 from pioc_search.lexical.base import Engine, LexicalReader, LexicalRow, LexicalWriter
 
 FOLDER = "lexical"
-HEAP_BYTES = 64_000_000
+HEAP_BYTES = 1_500_000_000  # a ceiling, not an allocation: about 400 bytes per passage, one segment to ~3.5M
+POST_FILTER_DEPTH = 4_096  # a filter keeping a larger share than k / this is applied to ranked hits
 
 
 def schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("pid", indexed=True, fast=True)
     builder.add_text_field("doc", tokenizer_name="raw", index_option="basic")
+    builder.add_unsigned_field("dockey", fast=True)
     builder.add_text_field("terms", tokenizer_name="whitespace", index_option="freq")
     return builder.build()
+
+
+def doc_key(doc_id: str) -> int:
+    """A document id as a u64 fast-field value (collisions: about 1 in 10^9 at 10^5 documents)."""
+    return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "little")
 
 
 class TantivyWriter(LexicalWriter):
@@ -46,6 +59,7 @@ class TantivyWriter(LexicalWriter):
             doc = tantivy.Document()
             doc.add_unsigned("pid", r.passage_id)
             doc.add_text("doc", r.doc_id)
+            doc.add_unsigned("dockey", doc_key(r.doc_id))
             doc.add_text("terms", " ".join(filter(None, (r.text, r.section, r.title))))
             self.writer.add_document(doc)
 
@@ -75,21 +89,66 @@ class TantivyReader(LexicalReader):
         self.index = tantivy.Index.open(str(path / FOLDER))
         self.schema = self.index.schema
         self.searcher = self.index.searcher()  # the version never changes: one snapshot for its lifetime
+        self._documents: dict[int, str] | None = None  # doc key → doc id
 
     def search(self, terms: Sequence[str], k: int, doc_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
+        """Unfiltered: a pure OR of term queries, which tantivy runs with block-max WAND. Filtered:
+        a filter that keeps many passages is applied to the ranked hits of that same query, read
+        `POST_FILTER_DEPTH` deep (or less), which gives the same top k as the filter inside the
+        query whenever k allowed hits are among them; otherwise (or for a narrow filter) the filter
+        goes inside the query, where tantivy scores every allowed passage with any of the terms."""
         if not terms or doc_ids is not None and not doc_ids:
             return []
         query = tantivy.Query.boolean_query(
             [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "terms", t, index_option="freq"))
              for t in terms])
-        if doc_ids is not None:  # inside the query, so k hits come back whenever k exist
-            allowed = tantivy.Query.const_score_query(tantivy.Query.term_set_query(self.schema, "doc", list(doc_ids)), 0.0)
-            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, allowed)])
-        hits = self.searcher.search(query, k, count=False).hits
+        if doc_ids is None:
+            return self._ranked(query, k)
+        allowed = set(doc_ids)
+        depth = self._post_filter_depth(k, allowed)
+        if depth:
+            hits = self.searcher.search(query, depth, count=False).hits
+            kept = self._allowed_hits(hits, allowed)
+            if len(kept) >= k or len(hits) < depth:
+                return self._with_ids(kept[:k])
+        within = tantivy.Query.const_score_query(tantivy.Query.term_set_query(self.schema, "doc", list(allowed)), 0.0)
+        return self._ranked(tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, within)]), k)
+
+    def _ranked(self, query: tantivy.Query, k: int) -> list[tuple[int, float]]:
+        return self._with_ids(self.searcher.search(query, k, count=False).hits)
+
+    def _with_ids(self, hits: list[tuple[float, tantivy.DocAddress]]) -> list[tuple[int, float]]:
         if not hits:
             return []
         ids = self.searcher.fast_field_values("pid", [address for _, address in hits])
         return [(int(pid), float(score)) for (score, _), pid in zip(hits, ids)]  # type: ignore[arg-type]
+
+    def _post_filter_depth(self, k: int, allowed: set[str]) -> int:
+        """How deep to read the unfiltered ranking so that k allowed hits are likely among them
+        (twice the depth expected from the share of documents allowed), 0 when that is deeper than
+        POST_FILTER_DEPTH or the index predates `dockey`."""
+        documents = self._document_ids()
+        if not documents:
+            return 0
+        depth = 2 * k * len(documents) // len(allowed) + 1
+        return depth if depth <= POST_FILTER_DEPTH else 0
+
+    def _allowed_hits(self, hits: list[tuple[float, tantivy.DocAddress]],
+                      allowed: set[str]) -> list[tuple[float, tantivy.DocAddress]]:
+        documents = self._document_ids()
+        keys = self.searcher.fast_field_values("dockey", [address for _, address in hits]) if hits else []
+        return [hit for hit, key in zip(hits, keys) if documents.get(key) in allowed]  # type: ignore[arg-type]
+
+    def _document_ids(self) -> dict[int, str]:
+        """Every document id by its key (read once, on the first filtered search); empty for an
+        index written before the `dockey` field existed."""
+        if self._documents is None:
+            try:
+                self.searcher.fast_field_values("dockey", [])
+                self._documents = {doc_key(d): d for d, _ in self.searcher.terms_with_prefix("doc", "")}
+            except ValueError:
+                self._documents = {}
+        return self._documents
 
     def doc_freq(self, term: str) -> int:
         return int(self.searcher.doc_freq("terms", term))
