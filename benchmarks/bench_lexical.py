@@ -19,9 +19,11 @@ Questions: the 200 SciFact claims of evaldata/ in each language, analysed in tha
 `Searcher` does once detection names it) and, as `und`, the English claims analysed in all five
 languages (what a question whose language is undetermined costs: about twice the terms). Each row
 is timed twice: cold (the index files evicted from the OS page cache with posix_fadvise, a fresh
-reader, each question asked once) and warm (the same questions again). Depth 10 and 100
-(`Searcher` asks 100), and 100 deep within a filter of 10% of the documents. Times are engine calls
-(query building, search, passage ids); the question's analysis is timed on its own column.
+reader, each question asked once; the reader asks the OS to prefetch its files as it opens) and warm
+(the same questions again). Depth 10 and 100 (`Searcher` asks 100), and 100 deep within a filter
+allowing a random 10% or 1% of the documents. Times are engine calls (query building, search,
+passage ids); the question's analysis (`question_terms`, language given) is timed on its own column.
+The load average is printed: the machine has 2 cores, and times taken while it is busy are inflated.
 
 Quality: SciFact nDCG@10 of the same engine on an index of SciFact alone, questions analysed as
 `Searcher.lexical` does (language detected).
@@ -240,15 +242,17 @@ def rows(corpus: Corpus, size: int) -> Iterator[lexical.LexicalRow]:
 
 
 def _key(size: int) -> str:
-    """Cache key: the engine module without its reader class (what writes the index), tantivy, RECIPE."""
+    """Cache key: what shapes the written index (the writer, its schema, heap and document key),
+    tantivy's version and RECIPE."""
     import inspect
 
     import tantivy
 
     engine = lexical.engine()
-    writer_source = inspect.getsource(sys.modules[engine.writer.__module__]).replace(inspect.getsource(engine.reader), "")
-    digest = hashlib.sha1(f"{writer_source}{RECIPE}{tantivy.__version__}".encode())
-    return f"{engine.name}-{size}-{digest.hexdigest()[:10]}"
+    module = sys.modules[engine.writer.__module__]
+    parts = [inspect.getsource(engine.writer), RECIPE, tantivy.__version__, str(getattr(module, "HEAP_BYTES", ""))]
+    parts += [inspect.getsource(getattr(module, name)) for name in ("schema", "doc_key") if hasattr(module, name)]
+    return f"{engine.name}-{size}-{hashlib.sha1(''.join(parts).encode()).hexdigest()[:10]}"
 
 
 def built(corpus: Corpus | None, size: int) -> tuple[Path, float | None]:
