@@ -60,6 +60,7 @@ from pioc_search.evaluate import ndcg_at_k, read_qrels  # noqa: E402
 from pioc_search.ingest.metadata import detect_language  # noqa: E402
 from pioc_search.sentences import split_sentences  # noqa: E402
 from pioc_search.lexical.fts5 import WEIGHTS as LEXICAL_WEIGHTS  # noqa: E402
+from pioc_search.lexical.tantivy_engine import FOLDER, prefetch  # noqa: E402
 
 SCIFACT = ROOT.parent / "shared" / "evaldata" / "scifact"
 Doc = tuple[str, str, str]  # (id, title, text)
@@ -281,17 +282,6 @@ def built(corpus: Corpus | None, size: int) -> tuple[Path, float | None]:
     return folder, seconds
 
 
-def evict(folder: Path) -> None:
-    """Drop the index files from the OS page cache (only these files; needs no privileges)."""
-    for path in folder.rglob("*"):
-        if path.is_file():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
-
-
 def questions(limit: int) -> dict[str, list[list[str]]]:
     """Analysed question terms per language row (`und`: the English claims read as every language)."""
     text = {lang: [q["text"] for q in map(json.loads, open(EVALDATA / f"scifact-{lang}" / "queries.jsonl"))][:limit]
@@ -356,7 +346,7 @@ def scale(args: argparse.Namespace) -> None:
         print(f"{size:,}: {info}", flush=True)
         for lang, terms in asked.items():
             for depth, share in ((10, None), (100, None), *((100, share) for share in FILTER_SHARES)):
-                evict(folder)
+                prefetch(folder / FOLDER, "POSIX_FADV_DONTNEED")  # cold: out of the OS page cache
                 reader = lexical.engine().reader(folder, lambda: sqlite3.connect(":memory:"))
                 allowed = None if share is None else filters[share]
                 cold = percentiles(timed(reader, terms, depth, allowed))

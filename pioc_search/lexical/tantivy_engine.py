@@ -43,16 +43,17 @@ def doc_key(doc_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "little")
 
 
-def prefetch(folder: Path) -> None:
+def prefetch(folder: Path, advice: str = "POSIX_FADV_WILLNEED") -> None:
     """Ask the OS to read the index files into its page cache in the background (tantivy maps them),
-    so the first questions after a version opens do not wait for the disk one page at a time."""
+    so the first questions after a version opens do not wait for the disk one page at a time.
+    `advice="POSIX_FADV_DONTNEED"` drops them from the cache instead (the benchmark's cold runs)."""
     if not hasattr(os, "posix_fadvise"):
         return
     for path in folder.iterdir():
         if path.is_file():
             fd = os.open(path, os.O_RDONLY)
             try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+                os.posix_fadvise(fd, 0, 0, getattr(os, advice))
             finally:
                 os.close(fd)
 
