@@ -103,7 +103,7 @@ def fts5_raw(docs: list[Doc], folder: Path) -> Search:
     conn.execute("CREATE VIRTUAL TABLE f USING fts5(doc, text, tokenize='unicode61 remove_diacritics 2')")
     conn.executemany("INSERT INTO f VALUES (?, ?)", [(d, text) for d, _, text in docs])
     conn.commit()
-    from pioc_search.sentences import fold
+    from pioc_search.analysis import fold
 
     def search(question: str) -> list[str]:
         words = list(dict.fromkeys(w for w in re.findall(r"\w+", fold(question)) if w not in OLD_STOPWORDS))
