@@ -80,16 +80,16 @@ def test_a_wide_filter_whose_documents_rank_last_still_returns_k_hits(tmp_path: 
     assert len(hits) == 30 and {owner(p) for p, _ in hits} <= set(allowed)
 
 
-def test_an_index_written_before_the_document_key_still_filters(tmp_path: Path) -> None:
-    """A version built before `dockey` existed (schema as it was then) filters inside the query."""
+def write_before_document_key(version: Path, rows: list[lexical.LexicalRow]) -> None:
+    """The lexical index of a version built before `dockey` existed (the schema as it was then)."""
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("pid", indexed=True, fast=True)
     builder.add_text_field("doc", tokenizer_name="raw", index_option="basic")
     builder.add_text_field("terms", tokenizer_name="whitespace", index_option="freq")
-    (tmp_path / "old" / tantivy_engine.FOLDER).mkdir(parents=True)
-    index = tantivy.Index(builder.build(), path=str(tmp_path / "old" / tantivy_engine.FOLDER))
+    (version / tantivy_engine.FOLDER).mkdir(parents=True)
+    index = tantivy.Index(builder.build(), path=str(version / tantivy_engine.FOLDER))
     writer = index.writer(heap_size=50_000_000, num_threads=1)
-    for row in passages():
+    for row in rows:
         doc = tantivy.Document()
         doc.add_unsigned("pid", row.passage_id)
         doc.add_text("doc", row.doc_id)
@@ -97,11 +97,29 @@ def test_an_index_written_before_the_document_key_still_filters(tmp_path: Path) 
         writer.add_document(doc)
     writer.commit()
     writer.wait_merging_threads()
+
+
+def test_an_index_written_before_the_document_key_still_filters(tmp_path: Path) -> None:
+    write_before_document_key(tmp_path / "old", passages())
     reader = lexical.engine("tantivy").reader(tmp_path / "old", lambda: sqlite3.connect(":memory:"))
     allowed = {f"doc{d}" for d in range(0, DOCS, 3)}
     hits = reader.search(["knife", "common"], 25, sorted(allowed))
     assert len(hits) == 25 and {owner(p) for p, _ in hits} <= allowed
     assert same_ranking(hits, reference(reader, ["knife", "common"], 25, allowed))
+
+
+def test_an_incremental_build_on_an_index_before_the_document_key_adds_and_filters(tmp_path: Path) -> None:
+    rows = passages()
+    write_before_document_key(tmp_path / "old", rows[:-10])  # every document but the last
+    (tmp_path / "new").mkdir()
+    writer = lexical.engine("tantivy").writer(tmp_path / "new", sqlite3.connect(":memory:"), tmp_path / "old")
+    writer.add(rows[-10:])
+    writer.finish()
+    reader = lexical.engine("tantivy").reader(tmp_path / "new", lambda: sqlite3.connect(":memory:"))
+    assert reader.count() == DOCS * 10
+    last = f"doc{DOCS - 1}"
+    assert {owner(p) for p, _ in reader.search(["common"], 10, [last])} == {last}
+    assert len(reader.search(["common"], 10, [last])) == 10
 
 
 def test_a_question_of_only_frequent_words_finds_the_passages_holding_them(reader: lexical.LexicalReader) -> None:
