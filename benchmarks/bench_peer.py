@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import shutil
 import statistics
@@ -140,13 +141,13 @@ def txtai_model(model: str) -> tuple[Path, int, dict[str, str] | None]:
     return (*e5_folder(), E5_PREFIXES)
 
 
-def run_txtai(model: str, evalset: EvalSet, rebuild: bool) -> dict:  # type: ignore[type-arg]
+def run_txtai(model: str, evalset: EvalSet, source: Path, rebuild: bool) -> dict:  # type: ignore[type-arg]
     python = venv_python()
     folder, maxlength, instructions = txtai_model(model)
-    index = WORK / f"txtai-{model}"
+    index = WORK / f"txtai-{model}-{source.name}"
     if rebuild:
         shutil.rmtree(index, ignore_errors=True)
-    job = {"corpus": str(SCIFACT / "corpus.jsonl"), "questions": list(evalset.queries.items()), "k": K,
+    job = {"corpus": str(source / "corpus.jsonl"), "questions": list(evalset.queries.items()), "k": K,
            "model": str(folder), "maxlength": maxlength, "instructions": instructions, "index": str(index),
            "rebuild": rebuild}
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,10 +160,10 @@ def run_txtai(model: str, evalset: EvalSet, rebuild: bool) -> dict:  # type: ign
 
 # --- pioc-search --------------------------------------------------------------------------------
 
-def run_pioc(model: str, evalset: EvalSet, rebuild: bool, http: bool) -> dict:  # type: ignore[type-arg]
+def run_pioc(model: str, evalset: EvalSet, source: Path, rebuild: bool, http: bool) -> dict:  # type: ignore[type-arg]
     embedder = model_embedder(model, Settings.from_env())
-    root = WORK / f"pioc-{model}"
-    saved = WORK / f"pioc-{model}.build.json"
+    root = WORK / f"pioc-{model}-{source.name}"
+    saved = WORK / f"pioc-{model}-{source.name}.build.json"
     if rebuild or not saved.is_file():
         shutil.rmtree(root, ignore_errors=True)
         saved.unlink(missing_ok=True)
@@ -223,6 +224,28 @@ def ask_http(root: Path, evalset: EvalSet, model: str) -> dict:  # type: ignore[
     return {"times_ms": times, "run": run}
 
 
+# --- data -------------------------------------------------------------------------------------
+
+def subset(documents: int | None) -> Path:
+    """SciFact itself, or a BEIR folder of `documents` abstracts: every judged one plus a fixed random
+    sample of the others (same questions and qrels; easier than the full set, for a quick run)."""
+    if not documents:
+        return SCIFACT
+    target = WORK / f"scifact-{documents}"
+    if (target / "corpus.jsonl").is_file():
+        return target
+    judged = {line.split("\t")[1] for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:] if line}
+    lines = [line for line in (SCIFACT / "corpus.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    ids = [str(json.loads(line)["_id"]) for line in lines]
+    others = [i for i in ids if i not in judged]
+    keep = judged | set(random.Random(0).sample(others, max(0, min(len(others), documents - len(judged)))))
+    (target / "qrels").mkdir(parents=True, exist_ok=True)
+    (target / "corpus.jsonl").write_text("\n".join(line for line, i in zip(lines, ids) if i in keep) + "\n")
+    shutil.copy(SCIFACT / "queries.jsonl", target / "queries.jsonl")
+    shutil.copy(SCIFACT / "qrels" / "test.tsv", target / "qrels" / "test.tsv")
+    return target
+
+
 # --- table --------------------------------------------------------------------------------------
 
 def summary(system: str, search: str, result: dict, searched: dict, evalset: EvalSet) -> dict:  # type: ignore[type-arg]
@@ -261,28 +284,31 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="build both indexes again")
     parser.add_argument("--no-http", dest="http", action="store_false", help="skip the HTTP /search run")
     parser.add_argument("--systems", default="pioc-search,txtai", help="comma-separated: pioc-search, txtai")
+    parser.add_argument("--docs", type=int, help="index only this many abstracts (all judged ones included)")
     args = parser.parse_args()
     systems = set(args.systems.split(","))
     WORK.mkdir(parents=True, exist_ok=True)
+    source = subset(args.docs)
     tick = time.perf_counter()
-    evalset = load_set(SCIFACT, WORK / "pioc", name="scifact")
+    evalset = load_set(source, WORK / "pioc", name=source.name)
     extract_seconds = time.perf_counter() - tick
     results = {}
     for model in (m for m in args.models.split(",") if m):
         rows = []
         if "pioc-search" in systems:
             print(f"{model}: pioc-search …", file=sys.stderr, flush=True)
-            ours = run_pioc(model, evalset, args.rebuild, args.http)
+            ours = run_pioc(model, evalset, source, args.rebuild, args.http)
             rows += [summary("pioc-search", name, ours, s, evalset) for name, s in ours["searches"].items()]
             results[f"pioc-search/{model}"] = ours["build"]
         if "txtai" in systems:
             print(f"{model}: txtai …", file=sys.stderr, flush=True)
-            theirs = run_txtai(model, evalset, args.rebuild)
+            theirs = run_txtai(model, evalset, source, args.rebuild)
             nprobe = {name: s["nprobe"] for name, s in theirs["searches"].items()}
             rows += [summary("txtai", f"{name} (nprobe {nprobe[name]}/{s['nlist']})", theirs, s, evalset)
                      for name, s in theirs["searches"].items()]
             results[f"txtai/{model}"] = theirs["build"] | theirs["versions"]
-        print(table(model, rows, extract_seconds) + "\n", flush=True)
+        print(table(f"{model}, {source.name} ({len(evalset.doc_ids)} abstracts, {len(evalset.queries)} questions)",
+                    rows, extract_seconds) + "\n", flush=True)
     print("builds: " + json.dumps(results, indent=1))
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end")
 
