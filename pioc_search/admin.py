@@ -25,7 +25,6 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from pioc_search import store
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.discover import doc_id_for
 from pioc_search.ingest.extract import SUPPORTED_EXTENSIONS, EnvironmentProblem, ExtractionError
@@ -34,6 +33,8 @@ from pioc_search.ingest.pipeline import BuildReport, build_index, build_settings
 from pioc_search.models import DOC_TYPES
 from pioc_search.schemas import Message
 from pioc_search.settings import Settings
+from pioc_search.stores import open_store
+from pioc_search.stores.base import BuildInProgress, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +85,22 @@ class JobRunner:
     """Runs index builds one at a time in a background thread; remembers recent jobs."""
 
     def __init__(self, settings: Settings, embedder: Embedder, build: Callable[..., BuildReport] = build_index,
-                 after_build: Callable[[], object] | None = None) -> None:
+                 after_build: Callable[[], object] | None = None, store: Callable[[], Store] | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
+        self._store = store  # the store builds write to (default: opened from settings for each build)
         self._build = build
         self._after_build = after_build  # e.g. open the new version now, not in the next request
         self._lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
         self._running: Job | None = None
         self._queued: Job | None = None
+
+    def store(self) -> Store:
+        if self._store is None:
+            opened = open_store(self.settings)
+            self._store = lambda: opened
+        return self._store()
 
     def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
@@ -148,10 +156,10 @@ class JobRunner:
     def _execute(self, job: Job) -> None:
         job.status, job.stage, job.started_at = "running", "starting", _now()
         try:
-            report = self._build(self.settings.corpus_dir, self.settings.index_dir, self.embedder,
+            report = self._build(self.settings.corpus_dir, self.store(), self.embedder,
                                  on_progress=job.progress, allow_shrink=job.allow_shrink,
                                  **build_settings(self.settings))
-        except (store.BuildInProgress, EnvironmentProblem) as exc:
+        except (BuildInProgress, EnvironmentProblem, StoreUnavailable) as exc:
             job.error = str(exc)
         except Exception as exc:  # the job reports it; the server goes on serving the live version
             log.exception("index build %s failed", job.id)
@@ -326,7 +334,8 @@ def admin_router(settings: Settings, holder_or_embedder: Any) -> APIRouter:
     """Routes under /admin. Pass the server's IndexHolder (or an Embedder) so the model is shared."""
     embedder: Embedder = getattr(holder_or_embedder, "embedder", holder_or_embedder)
     holder = holder_or_embedder if hasattr(holder_or_embedder, "embedder") else None
-    runner = JobRunner(settings, embedder, after_build=holder.get if holder is not None else None)
+    runner = JobRunner(settings, embedder, after_build=holder.get if holder is not None else None,
+                       store=(lambda: holder.store) if holder is not None else None)
     token = settings.admin_token
     upload_lock = threading.Lock()
     bearer = HTTPBearer(auto_error=False, description="PIOC_ADMIN_TOKEN")
