@@ -11,7 +11,7 @@ text; every SciFact question is run once per engine, p50/p95 in milliseconds.
 
     .venv/bin/python benchmarks/bench_lexical.py --searcher [--passages 100000 1000000] [--engines tantivy fts5]
 
-The production path instead: versions written by store.VersionWriter with each lexical engine and
+The production path instead: versions written by the local store's writer with each lexical engine and
 timed through `Searcher.lexical` (every question word, CANDIDATES deep, as a search request asks);
 nDCG@10 from a version holding SciFact alone (one document per abstract, title as the title). The
 synthetic passages are joined from SciFact sentences with newlines and analysed one sentence at a
@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pioc_search import store  # noqa: E402
+from pioc_search.stores.local import store  # noqa: E402
 from pioc_search.analysis import analyse, question_terms  # noqa: E402
 from pioc_search.models import Document, Passage  # noqa: E402
 from pioc_search.search import CANDIDATES, Searcher  # noqa: E402
@@ -171,10 +171,10 @@ def _sentence_analyser() -> Callable[[str, str], list[str]]:
     return lambda text, language: [t for line in text.split("\n") for t in cached(line, language)]
 
 
-def _version(root: Path, engine: str, docs: list[Doc], passages: int) -> store.IndexVersion:
+def _version(root: Path, engine: str, docs: list[Doc], passages: int) -> store.LocalVersion:
     """A published version: every SciFact abstract as a document, then synthetic documents of
     PER_DOC passages until `passages` passages."""
-    writer = store.VersionWriter(root, DIMENSION, lexical_engine=engine)
+    writer = store.LocalWriter(root, DIMENSION, lexical_engine=engine)
     vector = np.zeros((1, DIMENSION), dtype=np.float32)
     vector[0, 0] = 1.0
 
@@ -192,9 +192,9 @@ def _version(root: Path, engine: str, docs: list[Doc], passages: int) -> store.I
         add(f"syn{d}", rng.choice(docs)[1], texts, next_id)
         next_id += PER_DOC
     writer.set_meta({"model_id": "none", "dimension": DIMENSION})
-    path = writer.finish()
+    path = root / writer.finish()
     store.publish(root, path)
-    return store.IndexVersion(path)
+    return store.LocalVersion(path)
 
 
 def _ranked_docs(searcher: Searcher, question: str) -> list[str]:

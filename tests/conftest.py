@@ -18,6 +18,7 @@ import pytest
 from pioc_search.embedders import Embedder, load_embedder
 from pioc_search.ingest.pipeline import BuildReport, build_index
 from pioc_search.settings import Settings
+from pioc_search.stores.local import LocalStore
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -39,7 +40,7 @@ class BuiltIndex:
 def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> BuiltIndex:
     """The bundled sample corpus, indexed once per test session."""
     root = tmp_path_factory.mktemp("sample-index")
-    return BuiltIndex(root, build_index(CORPUS, root, embedder))
+    return BuiltIndex(root, build_index(CORPUS, LocalStore(root), embedder))
 
 
 def free_port() -> int:

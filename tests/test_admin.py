@@ -11,12 +11,13 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from pioc_search import store
+from pioc_search.stores.local import store
 from pioc_search.admin import JobRunner, safe_file_name
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import BuildReport, build_index
 from pioc_search.server import create_app
 from pioc_search.settings import Settings
+from pioc_search.stores.local import LocalStore
 
 TOKEN = "correct-horse-battery-staple"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -29,7 +30,7 @@ def site(tmp_path: Path, embedder: Embedder) -> Iterator[tuple[TestClient, Setti
     corpus, root = tmp_path / "corpus", tmp_path / "indexes"
     corpus.mkdir()
     (corpus / "cali.md").write_text(NOTE.format(title="Cali notes", city="Cali", extra=""))
-    build_index(corpus, root, embedder)
+    build_index(corpus, LocalStore(root), embedder)
     settings = Settings(corpus_dir=corpus, index_dir=root, admin_token=TOKEN, max_upload_bytes=4000)
     with TestClient(create_app(settings, embedder=embedder)) as client:
         yield client, settings

@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 
 from conftest import ROOT, LiveServer, start_server, stop_server
-from pioc_search import store
+from pioc_search.stores.local import store
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
+from pioc_search.stores.local import LocalStore
 
 CLI = Path(sys.executable).with_name("pioc-search")
 TOKEN = "hot-reload-token"
@@ -81,7 +82,7 @@ def test_search_never_fails_during_rebuilds_and_follows_each_version(tmp_path: P
     corpus.mkdir()
     for city in ("Cali", "Glasgow", "Oakland"):
         (corpus / f"{city.lower()}.md").write_text(NOTE.format(city=city, extra=""))
-    first = build_index(corpus, root, embedder).version
+    first = build_index(corpus, LocalStore(root), embedder).version
     assert first is not None
     server = start_server(root, corpus, PIOC_ADMIN_TOKEN=TOKEN)
     try:
@@ -89,7 +90,7 @@ def test_search_never_fails_during_rebuilds_and_follows_each_version(tmp_path: P
             # 1. an ingest beside the running server adds a document
             (corpus / "quetzaltenango.md").write_text(NOTE.format(
                 city="Quetzaltenango", extra="Volunteers repainted every zebra crossing near the market."))
-            second = build_index(corpus, root, embedder)
+            second = build_index(corpus, LocalStore(root), embedder)
             assert second.added == ["quetzaltenango.md"] and second.version != first
             hammer.until(lambda: hammer.saw(second.version))
             hammer.more(6)
@@ -134,5 +135,5 @@ def test_search_never_fails_during_rebuilds_and_follows_each_version(tmp_path: P
         published = iter([first, second.version, first, third])
         assert all(v in published for v in changes), changes  # an in-order subsequence, never back and forth
     assert {v for _, v in outcomes} <= {first, second.version, third}
-    live = store.IndexVersion(store.current_version(root))
-    store.verify(live.conn, live.index, live.lexical)
+    live = store.LocalVersion(store.current_version(root))
+    store.verify(live.conn, live.index, live.lexical_index)

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from pioc_search import cli, store
+from pioc_search import cli
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
+from pioc_search.stores.local import LocalStore, store
 
 SECTION = ("In {city} the violence interruption team of {n} outreach workers mediated {n} disputes this "
            "quarter. Workers met young people at schools and clinics, and the municipal observatory tracked "
@@ -40,23 +41,23 @@ def corpus(tmp_path: Path) -> Path:
 
 
 def rows(root: Path) -> dict[int, tuple]:
-    version = store.IndexVersion(store.current_version(root))
+    version = store.LocalVersion(store.current_version(root))
     return {r["id"]: (r["doc_id"], r["ordinal"], r["text"], r["section"], r["embed_hash"])
             for r in version.conn.execute("SELECT * FROM passages")}
 
 
 def vectors(root: Path) -> dict[int, np.ndarray]:
-    version = store.IndexVersion(store.current_version(root))
+    version = store.LocalVersion(store.current_version(root))
     return {int(i): version.index.reconstruct(int(i)) for i in store.all_ids(version.index)}
 
 
 def test_unchanged_reingest_embeds_nothing_and_publishes_nothing(tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
     root = tmp_path / "indexes"
-    first = build_index(corpus, root, embedder)
+    first = build_index(corpus, LocalStore(root), embedder)
     assert sorted(first.added) == ["cali.md", "glasgow.md", "reports/recife.md"] and first.embedded == first.passages
     calls, versions = embedder.calls, store.list_versions(root)
 
-    again = build_index(corpus, root, embedder)
+    again = build_index(corpus, LocalStore(root), embedder)
     assert embedder.calls == calls, "an unchanged corpus must not reach the model"
     assert again.embedded == 0 and again.passages_processed == 0
     assert sorted(again.unchanged) == ["cali.md", "glasgow.md", "reports/recife.md"]
@@ -64,14 +65,14 @@ def test_unchanged_reingest_embeds_nothing_and_publishes_nothing(tmp_path: Path,
     assert again.version == first.version and store.list_versions(root) == versions
 
     (corpus / "broken.md").write_bytes(b"")  # a file that fails must not cost a new version either
-    failing = build_index(corpus, root, embedder)
+    failing = build_index(corpus, LocalStore(root), embedder)
     assert failing.failed == [("broken.md", "empty file")] and failing.version == first.version
     assert embedder.calls == calls and store.list_versions(root) == versions
 
 
 def test_edit_remove_add_cycle_gives_exactly_the_expected_index(tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
     root = tmp_path / "indexes"
-    build_index(corpus, root, embedder)
+    build_index(corpus, LocalStore(root), embedder)
     before_rows, before_vectors = rows(root), vectors(root)
     stages: list[str] = []
 
@@ -79,16 +80,16 @@ def test_edit_remove_add_cycle_gives_exactly_the_expected_index(tmp_path: Path, 
     (corpus / "glasgow.md").unlink()
     write_doc(corpus, "oakland.md", "Oakland", sections=2)
     calls = embedder.calls
-    report = build_index(corpus, root, embedder, on_progress=lambda stage, done, total: stages.append(stage))
+    report = build_index(corpus, LocalStore(root), embedder, on_progress=lambda stage, done, total: stages.append(stage))
 
     assert report.added == ["oakland.md"] and report.changed == ["cali.md"]
     assert report.removed == ["glasgow.md"] and report.unchanged == ["reports/recife.md"] and report.failed == []
     assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == ["extract", "embed", "write"]
     after = rows(root)
-    version = store.IndexVersion(store.current_version(root))
+    version = store.LocalVersion(store.current_version(root))
     assert {d.path for d in version.documents.values()} == {"cali.md", "oakland.md", "reports/recife.md"}
     assert not any(doc_id == "glasgow-md" for doc_id, *_ in after.values())
-    assert version.lexical.search(["glasgow"], 10) == [] and version.lexical.search(["recif"], 10)
+    assert version.lexical_index.search(["glasgow"], 10) == [] and version.lexical_index.search(["recif"], 10)
     cali = [row for row in after.values() if row[0] == "cali-md"]
     assert any("fell by a third" in row[2] for row in cali)
 
@@ -103,32 +104,32 @@ def test_edit_remove_add_cycle_gives_exactly_the_expected_index(tmp_path: Path, 
 
     # and the incremental result is the index a from-scratch build makes
     full_root = tmp_path / "full"
-    full = build_index(corpus, full_root, embedder, full=True)
+    full = build_index(corpus, LocalStore(full_root), embedder, full=True)
     assert full.embedded == full.passages == report.passages
     assert rows(full_root) == after
     ours, theirs = vectors(root), vectors(full_root)
     assert ours.keys() == theirs.keys()
     assert all(np.allclose(ours[i], theirs[i], atol=1e-4) for i in ours)
-    version = store.IndexVersion(store.current_version(root))
-    store.verify(version.conn, version.index, version.lexical)
+    version = store.LocalVersion(store.current_version(root))
+    store.verify(version.conn, version.index, version.lexical_index)
 
 
 def test_metadata_only_change_reuses_every_vector(tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
     root = tmp_path / "indexes"
-    build_index(corpus, root, embedder)
+    build_index(corpus, LocalStore(root), embedder)
     (corpus / "glasgow.md.meta.yaml").write_text("doc_type: statement\ncities: [Glasgow, London]\n")
     calls = embedder.calls
-    report = build_index(corpus, root, embedder)
+    report = build_index(corpus, LocalStore(root), embedder)
     assert report.changed == ["glasgow.md"] and report.embedded == 0 and embedder.calls == calls
-    doc = store.IndexVersion(store.current_version(root)).documents["glasgow-md"]
+    doc = store.LocalVersion(store.current_version(root)).documents["glasgow-md"]
     assert doc.doc_type == "statement" and doc.cities == ["Glasgow", "London"]
 
 
 def test_full_rebuild_re_embeds_everything(tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
     root = tmp_path / "indexes"
-    first = build_index(corpus, root, embedder)
+    first = build_index(corpus, LocalStore(root), embedder)
     calls = embedder.calls
-    full = build_index(corpus, root, embedder, full=True)
+    full = build_index(corpus, LocalStore(root), embedder, full=True)
     assert full.embedded == full.passages == first.passages and embedder.calls - calls == full.passages
     assert sorted(full.added) == ["cali.md", "glasgow.md", "reports/recife.md"]
     assert full.version != first.version
@@ -136,12 +137,12 @@ def test_full_rebuild_re_embeds_everything(tmp_path: Path, corpus: Path, embedde
 
 def test_files_with_clashing_ids_do_not_stop_the_build(tmp_path: Path, corpus: Path, embedder: Embedder) -> None:
     root = tmp_path / "indexes"
-    build_index(corpus, root, embedder)
+    build_index(corpus, LocalStore(root), embedder)
     (corpus / "Cali.md").write_text((corpus / "cali.md").read_text())  # same id as the indexed cali.md
-    report = build_index(corpus, root, embedder)
+    report = build_index(corpus, LocalStore(root), embedder)
     assert [path for path, _ in report.failed] == ["Cali.md"] and "already used by cali.md" in report.failed[0][1]
     assert report.version is not None
-    version = store.IndexVersion(store.current_version(root))
+    version = store.LocalVersion(store.current_version(root))
     assert version.documents["cali-md"].path == "cali.md"
 
 
@@ -170,12 +171,12 @@ def test_cli_ingest_reports_every_category(tmp_path: Path, corpus: Path, embedde
 
 def test_rollback_returns_to_the_version_that_was_live_before(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
     root = tmp_path / "idx"
-    first = build_index(corpus, root, embedder, keep_versions=5).version
+    first = build_index(corpus, LocalStore(root), embedder, keep_versions=5).version
     write_doc(corpus, "nairobi.md", "Nairobi")
-    bad = build_index(corpus, root, embedder, keep_versions=5).version
+    bad = build_index(corpus, LocalStore(root), embedder, keep_versions=5).version
     assert store.rollback(root) == first
     write_doc(corpus, "toronto.md", "Toronto")
-    newest = build_index(corpus, root, embedder, keep_versions=5).version  # built on top of `first`
+    newest = build_index(corpus, LocalStore(root), embedder, keep_versions=5).version  # built on top of `first`
     assert store.current_version(root).name == newest
     assert store.rollback(root) == first, "not the abandoned version, although its name is newer"
     assert bad in store.list_versions(root)
@@ -185,13 +186,13 @@ def test_rollback_returns_to_the_version_that_was_live_before(corpus: Path, tmp_
 
 def test_pruning_keeps_the_live_version_and_its_rollback_target(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
     root = tmp_path / "idx"
-    first = build_index(corpus, root, embedder, keep_versions=2).version
+    first = build_index(corpus, LocalStore(root), embedder, keep_versions=2).version
     write_doc(corpus, "nairobi.md", "Nairobi")
-    build_index(corpus, root, embedder, keep_versions=2)
+    build_index(corpus, LocalStore(root), embedder, keep_versions=2)
     store.rollback(root)
     for city in ("Toronto", "Lagos"):  # two builds on top of the rolled-back version
         write_doc(corpus, f"{city.lower()}.md", city)
-        build_index(corpus, root, embedder, keep_versions=2)
+        build_index(corpus, LocalStore(root), embedder, keep_versions=2)
     kept = store.list_versions(root)
     live = store.current_version(root)
     assert len(kept) == 2 and live.name in kept

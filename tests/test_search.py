@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from pioc_search import store
+from pioc_search.stores.local import store
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.analysis import question_terms
 from pioc_search.lexical.fts5 import match_query
 from pioc_search.search import Filters, Searcher, fuse
 from pioc_search.sentences import split_sentences
+from pioc_search.stores.local import LocalStore
 
 SHARED = ("The Barrios con Luz programme installed 4,800 LED streetlights along 1,212 street segments, "
           "and night-time robbery fell by 27% in the treated segments within eighteen months.")
@@ -45,8 +46,8 @@ def searcher(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Se
         front = f"---\ndoc_type: {doc_type}\ncities: {cities}\nthemes: {themes}\ndate: {date}\nlanguage: en\n---\n"
         (corpus / name).write_text(front + body, encoding="utf-8")
     root = tmp_path_factory.mktemp("search-index")
-    build_index(corpus, root, embedder)
-    return Searcher(store.IndexVersion(store.current_version(root)), embedder)
+    build_index(corpus, LocalStore(root), embedder)
+    return Searcher(store.LocalVersion(store.current_version(root)), embedder)
 
 
 def doc_ids(result) -> list[str]:  # type: ignore[no-untyped-def]
