@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from pioc_search.stores.local import store
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.analysis import question_terms
 from pioc_search.lexical.fts5 import match_query
 from pioc_search.search import Filters, Searcher, fuse
 from pioc_search.sentences import split_sentences
-from pioc_search.stores.local import LocalStore
 
 SHARED = ("The Barrios con Luz programme installed 4,800 LED streetlights along 1,212 street segments, "
           "and night-time robbery fell by 27% in the treated segments within eighteen months.")
@@ -40,14 +38,15 @@ DOCS = {
 
 
 @pytest.fixture(scope="module")
-def searcher(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Searcher:
+def searcher(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, store_maker, store_kind: str) -> Searcher:
+    """The small corpus indexed in each store (the module runs once per store)."""
     corpus = tmp_path_factory.mktemp("search-corpus")
     for name, (doc_type, cities, themes, date, body) in DOCS.items():
         front = f"---\ndoc_type: {doc_type}\ncities: {cities}\nthemes: {themes}\ndate: {date}\nlanguage: en\n---\n"
         (corpus / name).write_text(front + body, encoding="utf-8")
-    root = tmp_path_factory.mktemp("search-index")
-    build_index(corpus, LocalStore(root), embedder)
-    return Searcher(store.LocalVersion(store.current_version(root)), embedder)
+    _, store = store_maker.new(store_kind)
+    build_index(corpus, store, embedder)
+    return Searcher(store.live(), embedder)
 
 
 def doc_ids(result) -> list[str]:  # type: ignore[no-untyped-def]

@@ -297,9 +297,10 @@ def index_status(searcher: Searcher | None) -> dict[str, Any] | None:
 
 
 def live_searcher(request: Request) -> Searcher | None:
+    """The live version's Searcher, None before the first build (StoreUnavailable: see PageRoute)."""
     try:
         return request.app.state.holder.get()
-    except (HTTPException, StoreUnavailable):
+    except HTTPException:
         return None
 
 
@@ -316,9 +317,10 @@ def switcher(request: Request, lang: str) -> list[dict[str, Any]]:
 
 
 def render(request: Request, name: str, status: int = 200, searcher: Searcher | None = None,
-           **context: Any) -> HTMLResponse:
-    """A page in the interface language, with the index status in its footer."""
-    searcher = searcher or live_searcher(request)
+           store_down: bool = False, **context: Any) -> HTMLResponse:
+    """A page in the interface language, with the index status in its footer (none while the store is down)."""
+    if searcher is None and not store_down:
+        searcher = live_searcher(request)
     lang = interface_language(request)
     return templates.TemplateResponse(
         request, name, {"status": index_status(searcher), "lang": lang, "dir": i18n.direction(lang),
@@ -333,7 +335,7 @@ def unavailable(request: Request) -> HTMLResponse:
 
 
 def store_unavailable(request: Request) -> HTMLResponse:
-    response = render(request, "error.html", 503, title=N_("The library is temporarily unavailable"),
+    response = render(request, "error.html", 503, store_down=True, title=N_("The library is temporarily unavailable"),
                       message=N_("The search index cannot be reached at the moment. Please try again in a minute."))
     response.headers["Retry-After"] = "5"
     return response
