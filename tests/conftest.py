@@ -159,14 +159,19 @@ class LiveServer:
         return httpx.get(self.url + path, params=params, timeout=30)
 
 
-def start_server(index_dir: Path, corpus_dir: Path, **env: str) -> LiveServer:
-    """Start `uvicorn api:app` on a free port and wait until /health answers."""
+def start_server(index_dir: Path, corpus_dir: Path, cli: bool = False, **env: str) -> LiveServer:
+    """Start `uvicorn api:app` (or with `cli`, `pioc-search serve` running this checkout's code) on a
+    free port and wait until /health answers."""
     port = free_port()
     environment = {**os.environ, "PIOC_INDEX_DIR": str(index_dir), "PIOC_CORPUS_DIR": str(corpus_dir), **env}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api:app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=environment,
-    )
+    if cli:
+        environment["PYTHONPATH"] = str(ROOT)
+        command = [str(Path(sys.executable).with_name("pioc-search")), "serve", "--host", "127.0.0.1",
+                   "--port", str(port)]
+    else:
+        command = [sys.executable, "-m", "uvicorn", "api:app", "--host", "127.0.0.1", "--port", str(port),
+                   "--log-level", "warning"]
+    process = subprocess.Popen(command, cwd=ROOT, env=environment)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
