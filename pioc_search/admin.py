@@ -191,6 +191,12 @@ class PartialFile(BaseModel):
     problem: str
 
 
+class VersionsOut(BaseModel):
+    live: str | None
+    previous: str | None  # where a rollback returns (None: nowhere)
+    versions: list[str]  # complete versions kept, oldest first
+
+
 class ReportOut(BaseModel):
     version: str | None
     refused: str | None = None
@@ -399,6 +405,26 @@ def admin_router(settings: Settings, holder_or_embedder: Any) -> APIRouter:
         if found is None:
             raise HTTPException(404, f"no job with id '{job_id}'")
         return job_out(found)
+
+    @router.get("/versions", response_model=VersionsOut, responses={503: {"model": Message}})
+    def versions() -> VersionsOut:
+        """The live version, the one a rollback returns to, and every version kept."""
+        store = runner.store()
+        live, kept = store.live(), store.list_versions()
+        previous = live.meta.get("previous_version") if live is not None else None
+        return VersionsOut(live=live.name if live else None, previous=previous if previous in kept else None,
+                           versions=kept)
+
+    @router.post("/rollback", response_model=VersionsOut, responses={409: {"model": Message}, 503: {"model": Message}})
+    def rollback() -> VersionsOut:
+        """Make the version that was live before the live one live again (409 while a build runs)."""
+        store = runner.store()
+        try:
+            with store.build_lock():
+                store.rollback()
+        except (BuildInProgress, ValueError) as exc:
+            raise HTTPException(409, str(exc)) from None
+        return versions()
 
     @router.post("/documents", response_model=UploadOut, status_code=202,
                  responses={code: {"model": Message} for code in (400, 409, 413, 415, 422)})
