@@ -8,11 +8,12 @@ import faiss
 import numpy as np
 import pytest
 
-from conftest import CORPUS, BuiltIndex
-from pioc_search.stores.local import store
+from conftest import CORPUS, BuiltIndex, BuiltStore
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import embedding_input
 from pioc_search.models import DOC_TYPES
+from pioc_search.stores.base import Store, VersionReader
+from pioc_search.stores.local import store
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +27,22 @@ def test_every_sample_document_is_indexed_without_failures(sample_index: BuiltIn
     assert {d.doc_type for d in version.documents.values()} == set(DOC_TYPES)
     paths = {d.path for d in version.documents.values()}
     assert any(p.endswith(".vtt") for p in paths) and any(p.endswith(".docx") for p in paths)
+
+
+def test_every_store_holds_the_same_documents_passages_and_vectors(built_store: BuiltStore,
+                                                                    version: store.LocalVersion) -> None:
+    """The sample corpus built into each store through the same pipeline: identical content."""
+    assert isinstance(built_store.store, Store) and built_store.report.failed == []
+    live = built_store.store.live()
+    assert isinstance(live, VersionReader) and built_store.store.list_versions() == [live.name]
+    assert live.documents == version.documents and live.passage_count == version.passage_count
+    assert live.meta["model_id"] == version.meta["model_id"] and live.dimension == version.dimension
+    for doc_id in version.documents:
+        ours, theirs = live.document_passages(doc_id), version.document_passages(doc_id)
+        assert [dict(r) for r in ours] == [dict(r) for r in theirs]
+        first = theirs[0]["id"]
+        assert np.allclose(live.vector(first), version.vector(first), atol=1e-3)  # both store float16
+    built_store.store.verify(live.name)
 
 
 def test_vector_count_equals_passage_rows(version: store.LocalVersion) -> None:
