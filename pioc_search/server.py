@@ -19,7 +19,7 @@ from pioc_search.ingest.metadata import load_language_detector
 from pioc_search.security import SecurityHeaders
 from pioc_search.settings import Settings
 from pioc_search.stores import open_store
-from pioc_search.stores.base import StoreUnavailable
+from pioc_search.stores.base import StoreUnavailable, VersionGone
 
 RETRY_AFTER_SECONDS = 5
 
@@ -52,6 +52,12 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         """The database is down or unreachable: say so at once (pages render their own error, see web)."""
         return JSONResponse({"detail": f"the search index is temporarily unavailable, try again shortly ({exc})"},
                             status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    @app.exception_handler(VersionGone)
+    async def version_gone(_: Request, exc: VersionGone) -> JSONResponse:
+        """The version a long request was reading was pruned meanwhile: the next request reads the live one."""
+        return JSONResponse({"detail": f"the index was just updated, please retry ({exc})"}, status_code=503,
+                            headers={"Retry-After": "1"})
 
     app.include_router(api_router(settings, holder))
     if settings.admin_token:  # without PIOC_ADMIN_TOKEN the admin routes do not exist (404)

@@ -27,7 +27,7 @@ import pioc_search.schemas as api
 from pioc_search.models import Document
 from pioc_search.search import Filters, Hit, SearchResult, Searcher
 from pioc_search.security import strip_controls
-from pioc_search.stores.base import StoreUnavailable
+from pioc_search.stores.base import StoreUnavailable, VersionGone
 from pioc_search.web import i18n
 from pioc_search.web.i18n import N_
 
@@ -44,7 +44,7 @@ class PageRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             try:
                 return await handler(request)
-            except StoreUnavailable as error:
+            except (StoreUnavailable, VersionGone) as error:
                 log.warning("index store unavailable for %s: %s", request.url.path, error)
                 return store_unavailable(request)
 
@@ -385,7 +385,7 @@ def search_page(request: Request) -> HTMLResponse:
         result = searcher.search(query.q, k=query.k, mode=query.mode,  # type: ignore[arg-type]
                                  filters=query.filters())
         facet_views, years = facets(searcher, query, result)
-    except StoreUnavailable:
+    except (StoreUnavailable, VersionGone):
         raise
     except Exception:  # noqa: BLE001 - show a page, never a stack trace
         log.exception("search failed for %r", query)
