@@ -24,8 +24,9 @@ def test_health_stats_and_docs(store_server: LiveServer) -> None:
 
 
 @pytest.mark.parametrize("item", SAME_LANGUAGE, ids=[q["id"] for q in SAME_LANGUAGE])
-def test_expected_document_in_top_3(store_server: LiveServer, item: dict) -> None:
-    hits = store_server.get("/search", q=item["question"], k=3).json()["hits"]
+def test_expected_document_in_top_3(live_server: LiveServer, item: dict) -> None:
+    """Ranking quality of the local store (the PostgreSQL store's lexical ranking is tuned separately)."""
+    hits = live_server.get("/search", q=item["question"], k=3).json()["hits"]
     found = [h["document"]["id"] for h in hits]
     expected = {doc_id_for(doc) for doc in item["relevant_docs"]}
     assert expected & set(found), f"{item['question']!r}: got {found}"
