@@ -9,13 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import ROOT
-from pioc_search import cli, store
+from pioc_search import cli
 from pioc_search.cli import app
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.extract import MODULES, EnvironmentProblem
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.ingest.watchdog import Limits
-from pioc_search.stores.local import LocalStore
+from pioc_search.stores.local import LocalStore, store
 
 REALFILES = ROOT.parent / "shared" / "realfiles"
 CITIES = ("Cali", "Recife", "Glasgow", "Oakland", "Bogota")
