@@ -89,7 +89,8 @@ def main() -> None:
 
         store.shutil.rmtree = rmtree  # type: ignore[assignment]
 
-    report = pipeline.build_index(corpus, LocalStore(index), embedder, keep_versions=keep, on_progress=on_progress)
+    report = pipeline.build_index(corpus, LocalStore(index), embedder, keep_versions=keep, on_progress=on_progress,
+                                  log_dir=index)  # as `pioc-search ingest` does
     print(f"FINISHED {report.version}", flush=True)
 
 
