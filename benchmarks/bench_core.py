@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import start_server, stop_server  # noqa: E402
-from pioc_search import store  # noqa: E402
+from pioc_search.stores import open_store  # noqa: E402
 from pioc_search.embedders import Embedder, load_embedder  # noqa: E402
 from pioc_search.ingest.extract import SUPPORTED_EXTENSIONS, extract_file  # noqa: E402
 from pioc_search.ingest.pipeline import build_index, embedding_input  # noqa: E402
@@ -57,9 +57,9 @@ def bench_ingest(embedder: Embedder, copies: int) -> dict[str, float]:
         work = Path(tmp)
         corpus = copied_corpus(work, copies)
         embedder.load()
-        report = build_index(corpus, work / "idx", embedder, full=True)
+        report = build_index(corpus, open_store(Settings(index_dir=work / "idx")), embedder, full=True)
         pipeline = report.seconds["total"] - report.seconds.get("load_model", 0.0)
-        version = store.IndexVersion(store.current_version(work / "idx"))
+        version = open_store(Settings(index_dir=work / "idx")).live()
         texts = []
         for doc in version.documents.values():
             for row in version.document_passages(doc.id):
@@ -75,7 +75,8 @@ def bench_ingest(embedder: Embedder, copies: int) -> dict[str, float]:
 
 def synthetic_index(root: Path, passages: int, words: list[str], rng: random.Random) -> None:
     per_doc = 100
-    writer = store.VersionWriter(root, 384)
+    store = open_store(Settings(index_dir=root))
+    writer = store.writer(384)
     vectors = np.random.default_rng(7).standard_normal((passages, 384)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     cities = ["Cali", "Nairobi", "Glasgow", "Kingston", "Recife", "Oakland", "Toronto", "Cape Town"]
@@ -88,7 +89,7 @@ def synthetic_index(root: Path, passages: int, words: list[str], rng: random.Ran
                  for i in range(per_doc)]
         writer.add_document(doc, "0", batch, ["0"] * per_doc, vectors[d * per_doc:(d + 1) * per_doc])
     writer.set_meta({"model_id": load_embedder(Settings.from_env()).model_id, "dimension": 384, "built_at": "synthetic"})
-    store.publish(root, writer.finish())
+    store.publish(writer.finish())
 
 
 def _synthetic_text(words: list[str], rng: random.Random) -> str:

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_lexical.py [--sizes 100000,1000000] [--queries 200]
 
 Scale (the default): lexical indexes of each size written by the production engine writer
-(`pioc_search.lexical`, the same writer `store.VersionWriter` drives) and searched through its
+(`pioc_search.lexical`, the same writer the local store's `LocalWriter` drives) and searched through its
 reader with the terms `Searcher.lexical` passes (`question_terms`). Built once and cached under
 indexes/bench/ (rebuilt when the engine module, tantivy or this data recipe changes).
 

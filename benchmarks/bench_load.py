@@ -5,7 +5,7 @@
 Builds (once, cached under indexes/bench-load/) the sample corpus's index and a synthetic index of
 --passages passages made from it: the real documents copied over and over, each copy's passages keeping
 their real text and their real vector plus Gaussian noise (sigma 0.02 per component), renormalised, all
-written through store.VersionWriter so the servers load it like any published version. Then, for 1 and 2
+written through the store's VersionWriter so the servers load it like any published version. Then, for 1 and 2
 workers: wrk for --duration seconds over ~200 questions (en/es/pt/fr/ar, some with filters), and again
 while a build beside the servers adds 20 documents (embedded by the real model) and publishes a new
 version. Loopback only; every run is bounded.
@@ -33,7 +33,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pioc_search import store  # noqa: E402
+from pioc_search.settings import Settings  # noqa: E402
+from pioc_search.stores import open_store  # noqa: E402
+from pioc_search.stores.local import store as local_files  # noqa: E402  (file sizes in the report)
 from pioc_search.models import Passage  # noqa: E402
 
 BENCH = ROOT / "indexes" / "bench-load"
@@ -100,27 +102,27 @@ def lua_script(directory: Path) -> Path:
 
 def sample_root() -> Path:
     root = BENCH / "sample"
-    if store.current_version(root) is None:
+    if open_store(Settings(index_dir=root)).live_name() is None:
         from pioc_search.embedders import load_embedder
         from pioc_search.ingest.pipeline import build_index
-        from pioc_search.settings import Settings
         print("building the sample corpus index ...", flush=True)
-        build_index(ROOT / "corpus", root, load_embedder(Settings.from_env()))
+        build_index(ROOT / "corpus", open_store(Settings(index_dir=root)), load_embedder(Settings.from_env()))
     return root
 
 
 def synthetic_root(passages: int) -> Path:
     """The sample's real passages copied until there are `passages`, vectors jittered and renormalised."""
     root = BENCH / f"synthetic-{passages}"
-    if store.current_version(root) is not None:
+    store = open_store(Settings(index_dir=root))
+    if store.live_name() is not None:
         return root
-    source = store.IndexVersion(store.current_version(sample_root()))
+    source = open_store(Settings(index_dir=sample_root())).live()
     dimension = int(source.meta["dimension"])
     docs = [(doc, source.document_passages(doc.id)) for doc in source.documents.values()]
     rng = np.random.default_rng(0)
     print(f"writing {passages} synthetic passages to {root} ...", flush=True)
     started = time.perf_counter()
-    writer = store.VersionWriter(root, dimension)
+    writer = store.writer(dimension)
     next_id = 1
     for copy in itertools.count():
         for doc, rows in docs:
@@ -131,7 +133,7 @@ def synthetic_root(passages: int) -> Path:
             items = [Passage(id=next_id + i, doc_id=new_doc.id, ordinal=r["ordinal"], text=r["text"],
                                    section=r["section"], page_start=r["page_start"], page_end=r["page_end"])
                      for i, r in enumerate(rows)]
-            vectors = np.stack([source.index.reconstruct(int(r["id"])) for r in rows])
+            vectors = np.stack([source.vector(r["id"]) for r in rows])
             vectors += rng.normal(0, SIGMA, vectors.shape).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             writer.add_document(new_doc, f"synthetic-{copy}", items, [f"{r['embed_hash']}:{copy}" for r in rows],
@@ -140,10 +142,9 @@ def synthetic_root(passages: int) -> Path:
         if next_id > passages:
             break
     meta = {**source.meta, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "previous_version": None, "passages": passages, "documents": len(writer.conn.execute(
-                "SELECT id FROM documents").fetchall()), "corpus_dir": "synthetic (benchmarks/bench_load.py)"}
+            "previous_version": None, "passages": passages, "documents": writer.document_count, "corpus_dir": "synthetic (benchmarks/bench_load.py)"}
     writer.set_meta(meta)
-    store.publish(root, writer.finish())
+    store.publish(writer.finish())
     print(f"  written in {time.perf_counter() - started:.0f} s", flush=True)
     return root
 
@@ -151,14 +152,14 @@ def synthetic_root(passages: int) -> Path:
 def ingest_beside(root: Path, documents: int = 20) -> None:
     """What an incremental ingest does: copy the live version, embed and add documents, verify, publish."""
     from pioc_search.embedders import load_embedder
-    from pioc_search.settings import Settings
 
     embedder = load_embedder(Settings.from_env())
-    live = store.IndexVersion(store.current_version(root))
-    first = int(live.conn.execute("SELECT MAX(id) FROM passages").fetchone()[0]) + 1
+    store = open_store(Settings(index_dir=root))
+    live = store.live()
+    first = max(r["id"] for d in live.documents for r in live.document_passages(d)) + 1
     template = next(iter(live.documents.values()))
-    with store.build_lock(root):
-        writer = store.VersionWriter(root, embedder.dimension, base=live.path)
+    with store.build_lock():
+        writer = store.writer(embedder.dimension, base=live)
         for n in range(documents):
             text = NEW_DOC.format(city="Quetzaltenango", n=n)
             doc = dataclasses.replace(template, id=f"ingest-{live.name}-{n}", path=f"ingest/{live.name}/{n}.md",
@@ -167,7 +168,7 @@ def ingest_beside(root: Path, documents: int = 20) -> None:
                                     page_start=None, page_end=None)
             writer.add_document(doc, f"ingest-{n}", [passage], [f"ingest-{live.name}-{n}"], embedder.encode([text]))
         writer.set_meta({"previous_version": live.name, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-        store.publish(root, writer.finish())
+        store.publish(writer.finish())
 
 
 # --- the servers and the load ------------------------------------------------------------------------------
@@ -283,9 +284,10 @@ def main() -> None:
         return ingest_beside(args.ingest_beside)
 
     root = synthetic_root(args.passages)
-    live = store.current_version(root)
+    live = local_files.current_version(root)
     print(f"index: {args.passages} passages ({live.name}); vectors file "
-          f"{(live / store.VECTORS_NAME).stat().st_size / 1e6:.0f} MB, SQLite {(live / store.DB_NAME).stat().st_size / 1e6:.0f} MB")
+          f"{(live / local_files.VECTORS_NAME).stat().st_size / 1e6:.0f} MB, "
+          f"SQLite {(live / local_files.DB_NAME).stat().st_size / 1e6:.0f} MB")
     print(f"synthetic passages: the sample corpus's real passages repeated, each copy's vector = real vector + "
           f"N(0, {SIGMA}) per component, renormalised")
     print(f"machine: {os.cpu_count()} cores, shared by wrk (2 threads, {args.connections} connections), the "
@@ -300,12 +302,12 @@ def main() -> None:
                 steady = run_wrk(servers.url, script, args.duration, args.connections)
                 mem = [memory(p) for p in servers.workers]
                 rows.append((f"{workers}", "steady", steady, mem, ""))
-                before = store.current_version(root).name
+                before = open_store(Settings(index_dir=root)).live_name()
                 with ThreadPoolExecutor(1) as pool:
                     ingest = pool.submit(ingest_after, root, min(5, args.duration / 6), args.duration * 10)
                     during = run_wrk(servers.url, script, args.duration, args.connections, until=ingest)
                     took, ingest = ingest.result()
-                after = store.current_version(root).name
+                after = open_store(Settings(index_dir=root)).live_name()
                 if ingest.returncode != 0:
                     raise RuntimeError(ingest.stderr)
                 switched = all(v[-1] == after and v[0] in (before, after) and len(v) <= 2 for v in during["versions"])

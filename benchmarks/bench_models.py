@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_core import question_pool  # noqa: E402
 from conftest import start_server, stop_server  # noqa: E402
-from pioc_search import store  # noqa: E402
+from pioc_search.stores import open_store  # noqa: E402
 from pioc_search.embedders import BACKENDS, Embedder, load_embedder  # noqa: E402
 from pioc_search.ingest.pipeline import build_index, embedding_input  # noqa: E402
 from pioc_search.models import Document, Passage  # noqa: E402
@@ -46,8 +46,8 @@ NOISE = 0.2
 
 def sample_passages(work: Path) -> tuple[list[Document], list[Passage], list[str]]:
     """The sample corpus' passages (chunked once, with the default model's tokenizer)."""
-    build_index(CORPUS, work / "idx", load_embedder(Settings()), full=True)
-    version = store.IndexVersion(store.current_version(work / "idx"))
+    build_index(CORPUS, open_store(Settings(index_dir=work / "idx")), load_embedder(Settings()), full=True)
+    version = open_store(Settings(index_dir=work / "idx")).live()
     docs, passages, texts = [], [], []
     for doc in version.documents.values():
         docs.append(doc)
@@ -95,7 +95,8 @@ def replicated_index(root: Path, embedder: Embedder, size: int, docs: list[Docum
                      passages: list[Passage], vectors: np.ndarray) -> None:
     """`size` passages: copies of the real ones (documents renamed per copy), real vectors plus noise."""
     rng = np.random.default_rng(size)
-    writer = store.VersionWriter(root, embedder.dimension)
+    store = open_store(Settings(index_dir=root))
+    writer = store.writer(embedder.dimension)
     by_doc: dict[str, list[int]] = {}
     for i, passage in enumerate(passages):
         by_doc.setdefault(passage.doc_id, []).append(i)
@@ -118,7 +119,7 @@ def replicated_index(root: Path, embedder: Embedder, size: int, docs: list[Docum
                 break
         copy += 1
     writer.set_meta({"model_id": embedder.model_id, "dimension": embedder.dimension, "built_at": "bench_models"})
-    store.publish(root, writer.finish())
+    store.publish(writer.finish())
 
 
 def bench_search(name: str, embedder: Embedder, size: int, docs: list[Document], passages: list[Passage],

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_rebuild.py [--passages 100000] [--docs 1000] [--work DIR]
 
 1. Add one document. A synthetic corpus of Markdown files (`--passages` / 100 passages per file,
-   words drawn from the sample corpus) is indexed directly through store.VersionWriter with random
+   words drawn from the sample corpus) is indexed directly through the store's VersionWriter with random
    unit vectors, so that 100k passages need not be embedded first; its fingerprints are the real
    ones, so the ingest sees every file as unchanged. Then one real Markdown report (~1,500 words) is
    added and `build_index` runs end to end: discover and hash every file, diff against the live
@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pioc_search import store  # noqa: E402
+from pioc_search.stores import open_store  # noqa: E402
 from pioc_search.embedders import Embedder, load_embedder  # noqa: E402
 from pioc_search.ingest.chunk import passage_id  # noqa: E402
 from pioc_search.ingest.discover import discover  # noqa: E402
@@ -83,7 +83,8 @@ def synthetic_index(work: Path, passages: int, embedder: Embedder) -> tuple[Path
     sources, _ = discover(corpus)
     vectors = np.random.default_rng(7).standard_normal((passages, embedder.dimension), dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    writer = store.VersionWriter(root, embedder.dimension)
+    store = open_store(Settings(index_dir=root))
+    writer = store.writer(embedder.dimension)
     row = 0
     for source in sources:
         body = texts[source.rel]
@@ -96,7 +97,7 @@ def synthetic_index(work: Path, passages: int, embedder: Embedder) -> tuple[Path
         row += len(items)
     writer.set_meta({"model_id": embedder.model_id, "dimension": embedder.dimension, "built_at": "synthetic",
                      "documents": len(sources), "passages": passages})
-    store.publish(root, writer.finish())
+    store.publish(writer.finish())
     return corpus, root
 
 
@@ -147,13 +148,13 @@ def main() -> None:
         # ---- 1. one new document into a 100k-passage index
         tick = time.perf_counter()
         big_corpus, big_root = synthetic_index(work, args.passages, load_embedder(settings))
-        live = store.IndexVersion(store.current_version(big_root))
+        live = open_store(Settings(index_dir=big_root)).live()
         print(f"synthetic index: {live.passage_count:,} passages in {len(live.documents):,} files "
               f"({time.perf_counter() - tick:.0f} s to generate)\n", file=sys.stderr)
 
         cold = load_embedder(settings)
         new_report(big_corpus, "new-cold.md", 1)
-        report = build_index(big_corpus, big_root, cold)
+        report = build_index(big_corpus, open_store(Settings(index_dir=big_root)), cold)
         assert report.added == ["reports/new-cold.md"] and len(report.unchanged) == len(live.documents), report
         load = report.seconds.get("load_model", 0.0)
         rows.append((f"add 1 document ({report.embedded} passages) to a {live.passage_count:,}-passage index, "
@@ -161,7 +162,7 @@ def main() -> None:
                      stages(report)))
 
         new_report(big_corpus, "new-warm.md", 2)
-        report = build_index(big_corpus, big_root, cold)  # model already loaded, as in the server
+        report = build_index(big_corpus, open_store(Settings(index_dir=big_root)), cold)  # model already loaded, as in the server
         assert report.added == ["reports/new-warm.md"], report
         rows.append(("same, model already loaded (admin API in the running server)", report.seconds["total"],
                      TARGET_SECONDS, stages(report)))
@@ -175,11 +176,11 @@ def main() -> None:
         # ---- 2. unchanged corpus of 1,000 documents
         corpus, root = small_corpus(work, args.docs), work / "small-index"
         tick = time.perf_counter()
-        first = build_index(corpus, root, cold)
+        first = build_index(corpus, open_store(Settings(index_dir=root)), cold)
         print(f"small corpus: {first.documents:,} documents, {first.passages:,} passages "
               f"(first build {time.perf_counter() - tick:.0f} s)\n", file=sys.stderr)
         fresh = load_embedder(settings)
-        report = build_index(corpus, root, fresh)
+        report = build_index(corpus, open_store(Settings(index_dir=root)), fresh)
         assert len(report.unchanged) == args.docs and report.embedded == 0 and fresh.calls == 0, report
         rows.append((f"re-ingest unchanged corpus of {args.docs:,} documents ({first.passages:,} passages), "
                      "in-process, fresh Embedder", report.seconds["total"], TARGET_SECONDS,

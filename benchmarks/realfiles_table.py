@@ -35,11 +35,12 @@ def main() -> None:
     from pioc_search.ingest.extract import ExtractOptions
     from pioc_search.ingest.pipeline import build_index
     from pioc_search.settings import Settings
+    from pioc_search.stores import open_store
 
     settings = Settings.from_env()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        report = build_index(REALFILES, Path(tmp), load_embedder(settings),
+        report = build_index(REALFILES, open_store(Settings(index_dir=Path(tmp))), load_embedder(settings),
                              extract_options=ExtractOptions(ocr="--no-ocr" not in sys.argv))
     seconds = time.perf_counter() - started
     by_file = outcomes(report)

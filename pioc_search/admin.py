@@ -25,7 +25,6 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from pioc_search import store
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.discover import doc_id_for
 from pioc_search.ingest.extract import SUPPORTED_EXTENSIONS, EnvironmentProblem, ExtractionError
@@ -34,6 +33,8 @@ from pioc_search.ingest.pipeline import BuildReport, build_index, build_settings
 from pioc_search.models import DOC_TYPES
 from pioc_search.schemas import Message
 from pioc_search.settings import Settings
+from pioc_search.stores import open_store
+from pioc_search.stores.base import BuildInProgress, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +85,22 @@ class JobRunner:
     """Runs index builds one at a time in a background thread; remembers recent jobs."""
 
     def __init__(self, settings: Settings, embedder: Embedder, build: Callable[..., BuildReport] = build_index,
-                 after_build: Callable[[], object] | None = None) -> None:
+                 after_build: Callable[[], object] | None = None, store: Callable[[], Store] | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
+        self._store = store  # the store builds write to (default: opened from settings for each build)
         self._build = build
         self._after_build = after_build  # e.g. open the new version now, not in the next request
         self._lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
         self._running: Job | None = None
         self._queued: Job | None = None
+
+    def store(self) -> Store:
+        if self._store is None:
+            opened = open_store(self.settings)
+            self._store = lambda: opened
+        return self._store()
 
     def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
@@ -148,10 +156,10 @@ class JobRunner:
     def _execute(self, job: Job) -> None:
         job.status, job.stage, job.started_at = "running", "starting", _now()
         try:
-            report = self._build(self.settings.corpus_dir, self.settings.index_dir, self.embedder,
+            report = self._build(self.settings.corpus_dir, self.store(), self.embedder,
                                  on_progress=job.progress, allow_shrink=job.allow_shrink,
                                  **build_settings(self.settings))
-        except (store.BuildInProgress, EnvironmentProblem) as exc:
+        except (BuildInProgress, EnvironmentProblem, StoreUnavailable) as exc:
             job.error = str(exc)
         except Exception as exc:  # the job reports it; the server goes on serving the live version
             log.exception("index build %s failed", job.id)
@@ -181,6 +189,12 @@ class FailedFile(BaseModel):
 class PartialFile(BaseModel):
     path: str
     problem: str
+
+
+class VersionsOut(BaseModel):
+    live: str | None
+    previous: str | None  # where a rollback returns (None: nowhere)
+    versions: list[str]  # complete versions kept, oldest first
 
 
 class ReportOut(BaseModel):
@@ -326,7 +340,8 @@ def admin_router(settings: Settings, holder_or_embedder: Any) -> APIRouter:
     """Routes under /admin. Pass the server's IndexHolder (or an Embedder) so the model is shared."""
     embedder: Embedder = getattr(holder_or_embedder, "embedder", holder_or_embedder)
     holder = holder_or_embedder if hasattr(holder_or_embedder, "embedder") else None
-    runner = JobRunner(settings, embedder, after_build=holder.get if holder is not None else None)
+    runner = JobRunner(settings, embedder, after_build=holder.get if holder is not None else None,
+                       store=(lambda: holder.store) if holder is not None else None)
     token = settings.admin_token
     upload_lock = threading.Lock()
     bearer = HTTPBearer(auto_error=False, description="PIOC_ADMIN_TOKEN")
@@ -390,6 +405,26 @@ def admin_router(settings: Settings, holder_or_embedder: Any) -> APIRouter:
         if found is None:
             raise HTTPException(404, f"no job with id '{job_id}'")
         return job_out(found)
+
+    @router.get("/versions", response_model=VersionsOut, responses={503: {"model": Message}})
+    def versions() -> VersionsOut:
+        """The live version, the one a rollback returns to, and every version kept."""
+        store = runner.store()
+        live, kept = store.live(), store.list_versions()
+        previous = live.meta.get("previous_version") if live is not None else None
+        return VersionsOut(live=live.name if live else None, previous=previous if previous in kept else None,
+                           versions=kept)
+
+    @router.post("/rollback", response_model=VersionsOut, responses={409: {"model": Message}, 503: {"model": Message}})
+    def rollback() -> VersionsOut:
+        """Make the version that was live before the live one live again (409 while a build runs)."""
+        store = runner.store()
+        try:
+            with store.build_lock():
+                store.rollback()
+        except (BuildInProgress, ValueError) as exc:
+            raise HTTPException(409, str(exc)) from None
+        return versions()
 
     @router.post("/documents", response_model=UploadOut, status_code=202,
                  responses={code: {"model": Message} for code in (400, 409, 413, 415, 422)})

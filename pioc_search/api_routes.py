@@ -10,7 +10,6 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi import Path as FastAPIPath
 from fastapi.responses import FileResponse
 
-from pioc_search import store
 from pioc_search.holder import IndexHolder
 from pioc_search.ingest.chunk import MAX_PASSAGE_ID
 from pioc_search.models import Document
@@ -104,10 +103,10 @@ def api_router(settings: Settings, holder: IndexHolder) -> APIRouter:
         return RelatedResponse(source=summary(searcher.version.documents[source]),
                                related=[related_out(h) for h in hits])
 
-    @router.get("/health", response_model=Health)
+    @router.get("/health", response_model=Health, responses={503: {"model": Message}})
     def health() -> Health:
-        live = store.current_version(settings.index_dir)
-        return Health(status="ok" if live else "no index", index_version=live.name if live else None)
+        live = holder.store.live_name()
+        return Health(status="ok" if live else "no index", index_version=live)
 
     @router.get("/stats", response_model=Stats, responses=ERRORS)
     def stats() -> Stats:
@@ -117,6 +116,6 @@ def api_router(settings: Settings, holder: IndexHolder) -> APIRouter:
                      model_id=version.meta.get("model_id"), lexical_engine=version.lexical_engine,
                      documents=len(docs), passages=version.passage_count,
                      doc_types=Counter(d.doc_type for d in docs), languages=Counter(d.language for d in docs),
-                     versions=store.list_versions(settings.index_dir))
+                     versions=holder.store.list_versions())
 
     return router

@@ -11,20 +11,40 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pioc_search import store
 from pioc_search.settings import Settings
+from pioc_search.stores import open_store
+from pioc_search.stores.base import BuildInProgress, Store, StoreUnavailable, VersionReader
 
 app = typer.Typer(help="Search the network's knowledge: build the index, ask questions, serve the API.",
                   no_args_is_help=True, add_completion=False)
 console = Console(soft_wrap=True)  # messages never wrap at the terminal width: paths stay whole
 err = Console(stderr=True, soft_wrap=True)
 
-EXIT_FAILED_FILES, EXIT_USAGE, EXIT_BUSY, EXIT_REFUSED, EXIT_ENVIRONMENT = 1, 2, 3, 4, 5
+EXIT_FAILED_FILES, EXIT_USAGE, EXIT_BUSY, EXIT_REFUSED, EXIT_ENVIRONMENT, EXIT_UNAVAILABLE = 1, 2, 3, 4, 5, 6
 IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Where index versions live \\[env PIOC_INDEX_DIR].")]
 
 
 def _settings(**overrides: object) -> Settings:
     return Settings.from_env(**overrides)
+
+
+def _store(settings: Settings) -> Store:
+    """The configured store; exit 6 with a clear message when its database cannot be reached."""
+    try:
+        return open_store(settings)
+    except StoreUnavailable as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_UNAVAILABLE) from None
+
+
+def _live(settings: Settings) -> tuple[Store, VersionReader]:
+    """The store and its live version; exit 2 when nothing has been built yet."""
+    store = _store(settings)
+    live = store.live()
+    if live is None:
+        err.print("[red]error:[/] no index yet: run `pioc-search ingest` first")
+        raise typer.Exit(2)
+    return store, live
 
 
 def _embedder(settings: Settings):  # type: ignore[no-untyped-def]
@@ -72,12 +92,15 @@ def ingest(
             progress.update(tasks[stage], completed=done, total=total)
 
         try:
-            report = build_index(settings.corpus_dir, settings.index_dir, _embedder(settings), full=full,
+            report = build_index(settings.corpus_dir, _store(settings), _embedder(settings), full=full,
                                  on_progress=on_progress, allow_shrink=allow_shrink,
                                  **build_settings(settings, ocr=False if no_ocr else None))  # type: ignore[arg-type]
-        except store.BuildInProgress as exc:
+        except BuildInProgress as exc:
             err.print(f"[red]error:[/] {exc}")
             raise typer.Exit(EXIT_BUSY) from None
+        except StoreUnavailable as exc:
+            err.print(f"[red]error:[/] {exc}; nothing was published")
+            raise typer.Exit(EXIT_UNAVAILABLE) from None
         except EnvironmentProblem as exc:
             err.print(f"[red]error:[/] the installation is broken, nothing was indexed: {exc}")
             raise typer.Exit(EXIT_ENVIRONMENT) from None
@@ -145,14 +168,11 @@ def query(
     from pioc_search.search import Searcher
 
     settings = _settings(index_dir=index_dir)
-    path = store.current_version(settings.index_dir)
-    if path is None:
-        err.print("[red]error:[/] no index yet: run `pioc-search ingest` first")
-        raise typer.Exit(2)
     if mode not in ("hybrid", "dense", "lexical"):
         err.print("[red]error:[/] --mode must be hybrid, dense or lexical")
         raise typer.Exit(2)
-    result = Searcher(store.IndexVersion(path), _embedder(settings)).search(question, k=k, mode=mode)  # type: ignore[arg-type]
+    _, live = _live(settings)
+    result = Searcher(live, _embedder(settings)).search(question, k=k, mode=mode)  # type: ignore[arg-type]
     if not result.hits:
         console.print("No passages match that question.")
     if result.answer:
@@ -196,25 +216,22 @@ def serve(
 def stats(index_dir: IndexDir = None) -> None:
     """Show the live index version and its size."""
     settings = _settings(index_dir=index_dir)
-    path = store.current_version(settings.index_dir)
-    if path is None:
-        err.print("no index yet: run `pioc-search ingest` first")
-        raise typer.Exit(2)
-    version = store.IndexVersion(path)
+    store, version = _live(settings)
     console.print(f"live version {version.name}, built {version.meta.get('built_at')}: "
                   f"{len(version.documents)} documents, {version.passage_count} passages")
     console.print(f"lexical engine: {version.lexical_engine}")
-    console.print(f"versions kept: {', '.join(store.list_versions(settings.index_dir))}")
+    console.print(f"versions kept: {', '.join(store.list_versions())}")
 
 
 @app.command()
 def rollback(index_dir: IndexDir = None) -> None:
     """Make the version that was live before the current one live again."""
     settings = _settings(index_dir=index_dir)
+    store = _store(settings)
     try:
-        with store.build_lock(settings.index_dir):
-            name = store.rollback(settings.index_dir)
-    except (ValueError, store.BuildInProgress) as exc:
+        with store.build_lock():
+            name = store.rollback()
+    except (ValueError, BuildInProgress, StoreUnavailable) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     console.print(f"version {name} is live")
@@ -264,8 +281,8 @@ def eval_(
         with err.status("indexing …") as status:
             results = evaluate_many(evalsets, embedder, chosen, k,  # type: ignore[arg-type]
                                     on_set=lambda s: status.update(f"{s.name}: {len(s.queries)} questions …"),
-                                    build=build_settings(settings))
-    except (OSError, ValueError, store.BuildInProgress, EnvironmentProblem) as exc:
+                                    build={**build_settings(settings), "lexical_engine": settings.lexical_engine})
+    except (OSError, ValueError, BuildInProgress, EnvironmentProblem) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
     _print_scores(results)

@@ -26,12 +26,13 @@ from typing import Any
 
 import yaml
 
-from pioc_search import store
 from pioc_search.embedders import Embedder, load_embedder
 from pioc_search.ingest.discover import doc_id_for
 from pioc_search.ingest.pipeline import BuildReport, build_index
 from pioc_search.search import Hit, Mode, Searcher
+from pioc_search.lexical import DEFAULT as DEFAULT_LEXICAL
 from pioc_search.settings import Settings
+from pioc_search.stores import open_store
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
 Qrels = dict[str, dict[str, int]]  # query id → {document id: grade}; grade > 0 means relevant
@@ -273,11 +274,15 @@ def evaluate_many(evalsets: Sequence[EvalSet], embedder: Embedder, modes: Sequen
 def open_index(evalset: EvalSet, root: Path, embedder: Embedder,
                build: dict[str, Any] | None = None) -> tuple[BuildReport, Searcher]:
     """Bring the corpus's index for this model up to date (nothing to do on a re-run) and open it."""
-    report = build_index(evalset.corpus_dir, root, embedder, **(build or {}))
-    live = store.current_version(root)
+    build = dict(build or {})
+    # Each evaluation corpus gets a scratch index of its own, in files under the work folder (never the
+    # configured store, whose live version serves users).
+    store = open_store(Settings(index_dir=root, lexical_engine=str(build.pop("lexical_engine", DEFAULT_LEXICAL))))
+    report = build_index(evalset.corpus_dir, store, embedder, **build)
+    live = store.live()
     if live is None:
         raise ValueError(f"{evalset.name}: nothing could be indexed ({len(report.failed)} files failed)")
-    searcher = Searcher(store.IndexVersion(live), embedder)
+    searcher = Searcher(live, embedder)
     searcher.search("warm-up", k=1)  # loads the model outside the timed runs
     return report, searcher
 

@@ -1,33 +1,28 @@
-"""Question → ranked passages: dense (FAISS) + lexical (BM25, pioc_search.lexical), fused by reciprocal rank,
-filtered, de-duplicated, each with the sentences that answer it."""
+"""Question → ranked passages: dense + lexical retrieval from one index version (stores.base.VersionReader),
+fused by reciprocal rank, filtered, de-duplicated, each with the sentences that answer it."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Literal
 
-import faiss
 import numpy as np
 
-from pioc_search.analysis import UNDETERMINED, question_groups, question_terms
+from pioc_search.analysis import UNDETERMINED, question_groups
 from pioc_search.answers import Span, best_sentences, idf_weights
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.metadata import detect_language
 from pioc_search.models import Document
 from pioc_search.sentences import sentence_spans
-from pioc_search.store import IndexVersion
-
-# One question is one small scan: a single thread is faster than two fighting over a tiny job, and
-# concurrent requests already use both cores.
-faiss.omp_set_num_threads(1)
+from pioc_search.stores.base import VersionReader
 
 Mode = Literal["hybrid", "dense", "lexical"]
 RRF_K = 60
 CANDIDATES = 100
 DUPLICATE_OVERLAP = 0.5  # share of word 4-grams two passages must share to count as the same text
+DOC_FREQ_CACHE = 65536  # words whose passage counts a Searcher remembers
 STRONG_ANSWER_COVERAGE = 0.34  # share of the question's weight the answer sentence must cover
 # The cosine thresholds depend on the model's score range: embedder.answer_cosine and .related_floor
 
@@ -124,10 +119,19 @@ def _twin(grams: set[tuple[str, ...]], owners: dict[tuple[str, ...], list[int]],
 class Searcher:
     """Searches one index version; holds no state between queries."""
 
-    def __init__(self, version: IndexVersion, embedder: Embedder) -> None:
+    def __init__(self, version: VersionReader, embedder: Embedder) -> None:
         self.version = version
         self.embedder = embedder
-        self._doc_freq = lru_cache(maxsize=65536)(version.lexical.doc_freq)
+        self._doc_freqs: dict[str, int] = {}  # the version never changes, so its counts never do
+
+    def doc_freq(self, words: list[str]) -> dict[str, int]:
+        """Passages containing each word, asked of the version once per word."""
+        missing = [w for w in dict.fromkeys(words) if w not in self._doc_freqs]
+        if missing:
+            if len(self._doc_freqs) + len(missing) > DOC_FREQ_CACHE:
+                self._doc_freqs = {}
+            self._doc_freqs.update(self.version.doc_freq(missing))
+        return {w: self._doc_freqs.get(w, 0) for w in words}
 
     def search(self, question: str, k: int = 10, offset: int = 0, mode: Mode = "hybrid",
                filters: Filters = Filters()) -> SearchResult:
@@ -152,28 +156,12 @@ class Searcher:
     def dense(self, query: np.ndarray, depth: int, allowed_docs: list[str] | None = None,
               exclude_docs: tuple[str, ...] = ()) -> list[tuple[int, float]]:
         """(passage id, cosine) best first, within `allowed_docs` and outside `exclude_docs`."""
-        index = self.version.index
-        if index.ntotal == 0 or allowed_docs == []:
-            return []
-        selector = None
-        if allowed_docs is not None:
-            selector = faiss.IDSelectorBatch(self._passage_ids(allowed_docs))
-        elif exclude_docs:
-            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._passage_ids(list(exclude_docs))))
-        params = faiss.SearchParameters(sel=selector) if selector is not None else None
-        scores, ids = index.search(query.reshape(1, -1), min(depth, index.ntotal), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return self.version.dense(query, depth, allowed_docs, exclude_docs)
 
     def lexical(self, question: str, depth: int, allowed_docs: list[str] | None = None,
                 language: str | None = None) -> list[tuple[int, float]]:
-        """(passage id, BM25 score, higher is better) best first, every analysed question word
-        counted (terms go to the engine as terms, never parsed, so query syntax in a question is inert)."""
-        return self.version.lexical.search(question_terms(question, language), depth, allowed_docs)
-
-    def _passage_ids(self, doc_ids: list[str]) -> np.ndarray:
-        rows = self.version.conn.execute(
-            f"SELECT id FROM passages WHERE doc_id IN ({','.join('?' * len(doc_ids))})", doc_ids)
-        return np.array([r[0] for r in rows], dtype=np.int64)
+        """(passage id, score, higher is better) best first, every analysed question word counted."""
+        return self.version.lexical(question, depth, allowed_docs, language=language)
 
     def _rank(self, mode: Mode, dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
               language: str) -> list[tuple[int, float]]:
@@ -225,7 +213,7 @@ class Searcher:
 
     def _add_answers(self, question: str, hits: list[Hit], language: str | None = None) -> None:
         groups = question_groups(question, language)
-        freq = {t: self._doc_freq(t) for group in groups for t in group}
+        freq = self.doc_freq([t for group in groups for t in group])
         weights = idf_weights(groups, freq, max(1, self.version.passage_count))
         for hit in hits:
             hit.answers = (best_sentences(hit.text, weights, hit.document.language)
@@ -275,7 +263,7 @@ class Searcher:
         if passage_id not in rows:
             raise KeyError(passage_id)
         doc = self.version.documents[rows[passage_id]["doc_id"]]
-        return self._related(self.version.index.reconstruct(int(passage_id)), doc, k)
+        return self._related(self.version.vector(passage_id), doc, k)
 
     def related_to_document(self, doc_id: str, k: int = 5) -> list[Hit]:
         """Material from other documents closest to this document's passages as a whole."""
@@ -283,7 +271,7 @@ class Searcher:
         ids = [r["id"] for r in self.version.document_passages(doc_id)]
         if not ids:
             return []
-        centroid = np.mean([self.version.index.reconstruct(int(i)) for i in ids], axis=0).astype(np.float32)
+        centroid = np.mean([self.version.vector(i) for i in ids], axis=0).astype(np.float32)
         centroid /= np.linalg.norm(centroid) or 1.0
         return self._related(centroid, doc, k)
 

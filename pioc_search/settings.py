@@ -23,6 +23,9 @@ class Settings:
     file_timeout: float = 120.0  # seconds one file may take to extract (PIOC_FILE_TIMEOUT)
     file_memory_mb: int = 2048  # memory one file's extraction may use (PIOC_FILE_MEMORY_MB)
     lexical_engine: str = DEFAULT_LEXICAL  # tantivy or fts5 (PIOC_LEXICAL); see pioc_search/lexical
+    database_url: str | None = None  # postgresql://…: the PostgreSQL store; None: local files in index_dir
+    database_timeout: float = 5.0  # seconds to connect or wait for a pooled connection (PIOC_DATABASE_TIMEOUT)
+    database_pool_size: int = 8  # connections per process (PIOC_DATABASE_POOL_SIZE)
     corpus_dir_set: bool = False  # corpus_dir was chosen (PIOC_CORPUS_DIR or an override), not the default
 
     @classmethod
@@ -40,9 +43,13 @@ class Settings:
             values["lexical_engine"] = env["PIOC_LEXICAL"].strip().lower()
         if "PIOC_MODEL_PATH" in env:
             values["model_path"] = env["PIOC_MODEL_PATH"]
+        if env.get("PIOC_DATABASE_URL", "").strip():
+            values["database_url"] = env["PIOC_DATABASE_URL"].strip()
+        if env.get("PIOC_DATABASE_TIMEOUT"):
+            values["database_timeout"] = float(env["PIOC_DATABASE_TIMEOUT"])
         if env.get("PIOC_ADMIN_TOKEN"):
             values["admin_token"] = env["PIOC_ADMIN_TOKEN"]
-        for name in ("keep_versions", "batch_size", "max_upload_bytes", "file_memory_mb"):
+        for name in ("keep_versions", "batch_size", "max_upload_bytes", "file_memory_mb", "database_pool_size"):
             key = f"PIOC_{name.upper()}"
             if key in env:
                 values[name] = int(env[key])

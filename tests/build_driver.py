@@ -34,8 +34,8 @@ def main() -> None:
     keep = int(sys.argv[sys.argv.index("--keep") + 1]) if "--keep" in sys.argv else 3
     assert stage in STAGES, stage
 
-    from pioc_search import store
     from pioc_search.ingest import pipeline
+    from pioc_search.stores.local import LocalStore, store
 
     from pioc_search.embedders import load_embedder
     from pioc_search.settings import Settings
@@ -51,7 +51,7 @@ def main() -> None:
             die()
 
     if stage == "write":  # after some documents went into the new version's SQLite and FAISS
-        original_add = store.VersionWriter.add_document
+        original_add = store.LocalWriter.add_document
         written = []
 
         def add_document(self, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -61,7 +61,7 @@ def main() -> None:
                 self.conn.commit()  # make sure the half-written database really is on disk
                 die()
 
-        store.VersionWriter.add_document = add_document  # type: ignore[method-assign]
+        store.LocalWriter.add_document = add_document  # type: ignore[method-assign]
     elif stage == "verify":  # vectors written and SQLite committed, not yet renamed into place
         store.verify = lambda *args, **kwargs: die()  # type: ignore[assignment]
     elif stage == "before-publish":  # complete version renamed into place, CURRENT not yet switched
@@ -89,7 +89,8 @@ def main() -> None:
 
         store.shutil.rmtree = rmtree  # type: ignore[assignment]
 
-    report = pipeline.build_index(corpus, index, embedder, keep_versions=keep, on_progress=on_progress)
+    report = pipeline.build_index(corpus, LocalStore(index), embedder, keep_versions=keep, on_progress=on_progress,
+                                  log_dir=index)  # as `pioc-search ingest` does
     print(f"FINISHED {report.version}", flush=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -11,12 +12,15 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from pioc_search import store
+from conftest import STORES
+
 from pioc_search.admin import JobRunner, safe_file_name
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import BuildReport, build_index
 from pioc_search.server import create_app
 from pioc_search.settings import Settings
+from pioc_search.stores import open_store
+from pioc_search.stores.local import LocalStore
 
 TOKEN = "correct-horse-battery-staple"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -24,15 +28,43 @@ NOTE = ("# {title}\n\nThe {city} violence interruption team trained outreach wor
         "between young people before they turn into shootings. {extra}\n")
 
 
-@pytest.fixture()
-def site(tmp_path: Path, embedder: Embedder) -> Iterator[tuple[TestClient, Settings]]:
-    corpus, root = tmp_path / "corpus", tmp_path / "indexes"
-    corpus.mkdir()
-    (corpus / "cali.md").write_text(NOTE.format(title="Cali notes", city="Cali", extra=""))
-    build_index(corpus, root, embedder)
-    settings = Settings(corpus_dir=corpus, index_dir=root, admin_token=TOKEN, max_upload_bytes=4000)
+def open_site(settings: Settings, corpus: Path, embedder: Embedder) -> Iterator[tuple[TestClient, Settings]]:
+    """A corpus of one note, built into the store `settings` names, served with the admin API."""
+    settings = dataclasses.replace(settings, corpus_dir=corpus, admin_token=TOKEN, max_upload_bytes=4000)
+    settings.corpus_dir.mkdir()
+    (settings.corpus_dir / "cali.md").write_text(NOTE.format(title="Cali notes", city="Cali", extra=""))
+    build_index(settings.corpus_dir, open_store(settings), embedder)
     with TestClient(create_app(settings, embedder=embedder)) as client:
         yield client, settings
+
+
+@pytest.fixture()
+def site(tmp_path: Path, embedder: Embedder) -> Iterator[tuple[TestClient, Settings]]:
+    """The admin API on local files."""
+    yield from open_site(Settings(index_dir=tmp_path / "indexes"), tmp_path / "corpus", embedder)
+
+
+@pytest.fixture(params=STORES)
+def store_site(request: pytest.FixtureRequest, store_maker, tmp_path: Path,  # type: ignore[no-untyped-def]
+               embedder: Embedder) -> Iterator[tuple[TestClient, Settings]]:
+    """The admin API on each store."""
+    yield from open_site(store_maker.settings(request.param), tmp_path / "corpus", embedder)
+
+
+def live_name(settings: Settings) -> str | None:
+    store = open_store(settings)
+    try:
+        return store.live_name()
+    finally:
+        store.close()
+
+
+def versions(settings: Settings) -> list[str]:
+    store = open_store(settings)
+    try:
+        return store.list_versions()
+    finally:
+        store.close()
 
 
 def wait(client: TestClient, job_id: str, timeout: float = 120) -> dict:
@@ -65,7 +97,8 @@ def test_admin_routes_do_not_exist_without_a_token(tmp_path: Path, embedder: Emb
 
 
 @pytest.mark.parametrize("route", [("post", "/admin/reindex"), ("get", "/admin/jobs/x"), ("get", "/admin/jobs"),
-                                   ("post", "/admin/documents")])
+                                   ("post", "/admin/documents"), ("get", "/admin/versions"),
+                                   ("post", "/admin/rollback")])
 def test_every_admin_route_needs_the_right_token(site: tuple[TestClient, Settings], route: tuple[str, str]) -> None:
     client, settings = site
     method, path = route
@@ -77,7 +110,7 @@ def test_every_admin_route_needs_the_right_token(site: tuple[TestClient, Setting
     wrong = call(path, headers={"Authorization": "Bearer not-the-token"})
     assert wrong.status_code == 403 and wrong.json() == {"detail": "wrong admin token"}
     assert call(path, headers={"Authorization": f"Bearer {TOKEN}x"}).status_code == 403
-    assert store.list_versions(settings.index_dir) == [store.current_version(settings.index_dir).name]
+    assert versions(settings) == [live_name(settings)]
 
 
 def test_an_unauthorised_upload_writes_nothing(site: tuple[TestClient, Settings]) -> None:
@@ -91,8 +124,8 @@ def test_an_unauthorised_upload_writes_nothing(site: tuple[TestClient, Settings]
 # --------------------------------------------------------------------------------------- reindex
 
 
-def test_reindex_runs_an_incremental_build_and_reports_it(site: tuple[TestClient, Settings]) -> None:
-    client, settings = site
+def test_reindex_runs_an_incremental_build_and_reports_it(store_site: tuple[TestClient, Settings]) -> None:
+    client, settings = store_site
     (settings.corpus_dir / "glasgow.md").write_text(NOTE.format(title="Glasgow notes", city="Glasgow", extra=""))
     response = client.post("/admin/reindex", headers=AUTH)
     assert response.status_code == 202
@@ -106,7 +139,7 @@ def test_reindex_runs_an_incremental_build_and_reports_it(site: tuple[TestClient
     assert report["added"] == ["glasgow.md"] and report["unchanged"] == ["cali.md"]
     assert report["changed"] == report["removed"] == report["failed"] == []
     assert report["documents"] == 2 and report["passages"] >= 2 and report["embedded"] >= 1
-    assert report["version"] == store.current_version(settings.index_dir).name
+    assert report["version"] == live_name(settings)
     assert {"extract", "embed", "write", "total"} <= set(report["seconds"])
 
     # the server follows the new version by itself
@@ -117,6 +150,17 @@ def test_reindex_runs_an_incremental_build_and_reports_it(site: tuple[TestClient
 
     unchanged = wait(client, client.post("/admin/reindex", headers=AUTH).json()["id"])
     assert unchanged["report"]["embedded"] == 0 and unchanged["report"]["version"] == report["version"]
+
+    # the versions kept, and a rollback to the one before, which the server serves at once
+    kept = client.get("/admin/versions", headers=AUTH).json()
+    first = kept["versions"][0]
+    assert kept == {"live": report["version"], "previous": first, "versions": [first, report["version"]]}
+    back = client.post("/admin/rollback", headers=AUTH)
+    assert back.status_code == 200 and back.json()["live"] == first == live_name(settings)
+    hits = client.get("/search", params={"q": "Glasgow outreach workers", "k": 5}).json()
+    assert hits["index_version"] == first and "glasgow-md" not in {h["document"]["id"] for h in hits["hits"]}
+    again = client.post("/admin/rollback", headers=AUTH)
+    assert again.status_code == 409 and "no earlier version" in again.json()["detail"]
 
 
 def test_jobs_run_one_at_a_time(tmp_path: Path) -> None:
@@ -151,7 +195,7 @@ def test_a_failed_build_is_reported_not_raised(tmp_path: Path, embedder: Embedde
     (tmp_path / "corpus").mkdir()
     settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "idx")
     runner = JobRunner(settings, embedder=embedder)
-    with store.build_lock(settings.index_dir):  # a CLI ingest is running
+    with LocalStore(settings.index_dir).build_lock():  # a CLI ingest is running
         job = runner.wait(runner.submit("reindex")[0].id)
     assert job.status == "failed" and "already running" in (job.error or "") and job.report is None
 
@@ -279,14 +323,14 @@ def test_bad_metadata_is_refused(site: tuple[TestClient, Settings], field: str, 
     assert not (settings.corpus_dir / "uploads").exists()
 
 
-def test_a_reindex_where_every_file_fails_is_not_published_unless_allowed(site) -> None:  # type: ignore[no-untyped-def]
-    client, settings = site
-    live = store.current_version(settings.index_dir).name
+def test_a_reindex_where_every_file_fails_is_not_published_unless_allowed(store_site) -> None:  # type: ignore[no-untyped-def]
+    client, settings = store_site
+    live = live_name(settings)
     (settings.corpus_dir / "cali.md").write_bytes(b"\xff\xfe broken")
     job = wait(client, client.post("/admin/reindex", headers=AUTH).json()["id"])
     assert job["status"] == "failed" and "not published" in job["error"] and "every file failed" in job["error"]
     assert job["report"]["refused"] and job["report"]["version"] == live
-    assert store.current_version(settings.index_dir).name == live
+    assert live_name(settings) == live
     assert client.get("/search", params={"q": "outreach workers"}).json()["hits"], "the live version still serves"
 
     forced = wait(client, client.post("/admin/reindex", headers=AUTH, params={"allow_shrink": "true"}).json()["id"])

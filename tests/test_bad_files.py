@@ -9,10 +9,11 @@ from pypdf import PdfWriter
 from reportlab.pdfgen import canvas
 from typer.testing import CliRunner
 
-from pioc_search import store
+from pioc_search.stores.local import store
 from pioc_search.cli import app
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
+from pioc_search.stores.local import LocalStore
 
 
 def _pdf(path: Path, text: str) -> None:
@@ -41,7 +42,7 @@ def messy_corpus(tmp_path: Path) -> Path:
 
 
 def test_bad_files_are_reported_and_the_rest_indexed(messy_corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
-    report = build_index(messy_corpus, tmp_path / "idx", embedder)
+    report = build_index(messy_corpus, LocalStore(tmp_path / "idx"), embedder)
     reasons = dict(report.failed)
     assert set(reasons) == {"corrupt.pdf", "locked.pdf", "empty.txt", "slides.pptx"}
     assert "corrupt" in reasons["corrupt.pdf"].lower()
@@ -49,7 +50,7 @@ def test_bad_files_are_reported_and_the_rest_indexed(messy_corpus: Path, tmp_pat
     assert "empty" in reasons["empty.txt"].lower()
     assert "unsupported" in reasons["slides.pptx"].lower()
     assert ("latin1.txt", "decoded as cp1252 (not UTF-8)") in report.warnings  # indexed, with a warning
-    version = store.IndexVersion(store.current_version(tmp_path / "idx"))
+    version = store.LocalVersion(store.current_version(tmp_path / "idx"))
     assert sorted(d.path for d in version.documents.values()) == ["good.md", "good.pdf", "latin1.txt"]
 
 

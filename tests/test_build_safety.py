@@ -9,12 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import ROOT
-from pioc_search import cli, store
+from pioc_search import cli
 from pioc_search.cli import app
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.extract import MODULES, EnvironmentProblem
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.ingest.watchdog import Limits
+from pioc_search.stores.local import LocalStore, store
 
 REALFILES = ROOT.parent / "shared" / "realfiles"
 CITIES = ("Cali", "Recife", "Glasgow", "Oakland", "Bogota")
@@ -29,14 +30,14 @@ def write_notes(corpus: Path, names: tuple[str, ...] = CITIES) -> None:
 
 
 def live_paths(root: Path) -> list[str]:
-    return sorted(d.path for d in store.IndexVersion(store.current_version(root)).documents.values())
+    return sorted(d.path for d in store.LocalVersion(store.current_version(root)).documents.values())
 
 
 @pytest.fixture
 def built(tmp_path: Path, embedder: Embedder) -> tuple[Path, Path, str]:
     corpus, root = tmp_path / "corpus", tmp_path / "indexes"
     write_notes(corpus)
-    return corpus, root, build_index(corpus, root, embedder).version
+    return corpus, root, build_index(corpus, LocalStore(root), embedder).version
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_a_build_where_every_file_fails_leaves_the_live_version(built, embedder:
     for path in corpus.iterdir():
         path.write_bytes(b"")
     for full in (False, True):
-        report = build_index(corpus, root, embedder, full=full)
+        report = build_index(corpus, LocalStore(root), embedder, full=full)
         assert report.refused and "every file failed" in report.refused
         assert report.version == first and store.current_version(root).name == first
         assert report.documents == len(CITIES)
@@ -78,7 +79,7 @@ def test_removed_files_are_not_failures(built, embedder: Embedder) -> None:
     corpus, root, first = built
     for city in CITIES[:3]:
         (corpus / f"{city.lower()}.md").unlink()
-    report = build_index(corpus, root, embedder, full=True)
+    report = build_index(corpus, LocalStore(root), embedder, full=True)
     assert report.refused is None and report.version != first
     assert live_paths(root) == ["bogota.md", "oakland.md"]
 
@@ -109,14 +110,14 @@ def test_environment_problem_is_raised_by_the_pipeline(built, monkeypatch: pytes
     corpus, root, _ = built
     monkeypatch.setitem(MODULES, ".md", "no_such_extractor")
     with pytest.raises(EnvironmentProblem, match="MD|NO_SUCH_EXTRACTOR|no_such_extractor"):
-        build_index(corpus, root, embedder, full=True)
+        build_index(corpus, LocalStore(root), embedder, full=True)
 
 
 def test_a_file_over_its_time_is_skipped_and_the_build_goes_on(tmp_path: Path, embedder: Embedder) -> None:
     corpus = tmp_path / "corpus"
     write_notes(corpus, ("Cali", "Recife"))
     (corpus / "a-book.pdf").symlink_to(REALFILES / "pdfjs" / "freeculture.pdf")  # 352 pages: far over 1 s
-    report = build_index(corpus, tmp_path / "idx", embedder, limits=Limits(seconds=1))
+    report = build_index(corpus, LocalStore(tmp_path / "idx"), embedder, limits=Limits(seconds=1))
     assert dict(report.failed) == {"a-book.pdf": "took longer than 1 s to extract (PIOC_FILE_TIMEOUT); skipped"}
     assert live_paths(tmp_path / "idx") == ["cali.md", "recife.md"], "the worker was replaced for the next files"
 
@@ -125,7 +126,7 @@ def test_a_file_over_its_memory_is_skipped(tmp_path: Path, embedder: Embedder) -
     corpus = tmp_path / "corpus"
     write_notes(corpus, ("Cali",))
     (corpus / "book.pdf").symlink_to(REALFILES / "pdfjs" / "freeculture.pdf")
-    report = build_index(corpus, tmp_path / "idx", embedder, limits=Limits(memory_mb=60))
+    report = build_index(corpus, LocalStore(tmp_path / "idx"), embedder, limits=Limits(memory_mb=60))
     assert "needed more than 60 MB" in dict(report.failed)["book.pdf"]
     assert live_paths(tmp_path / "idx") == ["cali.md"]
 

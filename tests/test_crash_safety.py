@@ -17,11 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import ROOT
-from pioc_search import store
+from pioc_search.stores.local import store
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.server import create_app
 from pioc_search.settings import Settings
+from pioc_search.stores.local import LocalStore
 
 DRIVER = Path(__file__).with_name("build_driver.py")
 CLI = Path(sys.executable).with_name("pioc-search")
@@ -68,15 +69,15 @@ def leftovers(root: Path) -> set[str]:
 
 
 def documents(root: Path) -> set[str]:
-    version = store.IndexVersion(store.current_version(root))
+    version = store.LocalVersion(store.current_version(root))
     return {d.path for d in version.documents.values()}
 
 
 def assert_consistent_and_serving(root: Path, corpus: Path, embedder: object) -> str:
     live = store.current_version(root)
     assert live is not None
-    version = store.IndexVersion(live)
-    store.verify(version.conn, version.index, version.lexical)
+    version = store.LocalVersion(live)
+    store.verify(version.conn, version.index, version.lexical_index)
     assert version.passage_count > 0
     settings = Settings(corpus_dir=corpus, index_dir=root)
     with TestClient(create_app(settings, embedder=embedder)) as client:
@@ -90,14 +91,14 @@ def assert_consistent_and_serving(root: Path, corpus: Path, embedder: object) ->
 def expected_after_cleanup(root: Path, corpus: Path, embedder: object, full_root: Path) -> None:
     """The live index holds exactly what a from-scratch build of the corpus holds."""
     assert leftovers(root) == set()
-    build_index(corpus, full_root, embedder, full=True)
-    ours, fresh = (store.IndexVersion(store.current_version(r)) for r in (root, full_root))
+    build_index(corpus, LocalStore(full_root), embedder, full=True)
+    ours, fresh = (store.LocalVersion(store.current_version(r)) for r in (root, full_root))
     rows = "SELECT id, doc_id, text, section FROM passages ORDER BY id"
     assert [tuple(r) for r in ours.conn.execute(rows)] == [tuple(r) for r in fresh.conn.execute(rows)]
     assert set(store.all_ids(ours.index).tolist()) == set(store.all_ids(fresh.index).tolist())
     for name in store.list_versions(root):
-        kept = store.IndexVersion(root / name)
-        store.verify(kept.conn, kept.index, kept.lexical)
+        kept = store.LocalVersion(root / name)
+        store.verify(kept.conn, kept.index, kept.lexical_index)
 
 
 # stage → (does CURRENT move to the new version?, which leftovers the dead build leaves)
@@ -117,10 +118,10 @@ STAGES = {
 def test_sigkill_during_a_build_leaves_the_live_version_serving(tmp_path: Path, stage: str, embedder: Embedder) -> None:
     corpus, root = tmp_path / "corpus", tmp_path / "indexes"
     make_corpus(corpus)
-    first = build_index(corpus, root, embedder)
+    first = build_index(corpus, LocalStore(root), embedder)
     if stage == "prune":  # a second published version, so the killed build has one to prune
         write_doc(corpus, "glasgow.md", "Glasgow", extra="A second version of the Glasgow notes.")
-        build_index(corpus, root, embedder)
+        build_index(corpus, LocalStore(root), embedder)
     before = store.current_version(root)
     assert before is not None
     old_docs = documents(root)
@@ -152,7 +153,7 @@ def test_sigkill_during_a_build_leaves_the_live_version_serving(tmp_path: Path, 
     else:
         assert found == set()
 
-    report = build_index(corpus, root, embedder)
+    report = build_index(corpus, LocalStore(root), embedder)
     cleaned = found - {live}  # the live version only loses its marker
     assert set(report.cleaned_up) == cleaned
     assert documents(root) == {p.name for p in corpus.iterdir()}
@@ -168,7 +169,7 @@ def test_sigkill_during_a_build_leaves_the_live_version_serving(tmp_path: Path, 
 def test_sigkill_while_the_real_model_encodes(tmp_path: Path, embedder: Embedder) -> None:
     corpus, root = tmp_path / "corpus", tmp_path / "indexes"
     make_corpus(corpus)
-    build_index(corpus, root, embedder)
+    build_index(corpus, LocalStore(root), embedder)
     before = store.current_version(root)
     change_corpus(corpus)
     for name in ("lagos.md", "durban.md"):  # enough new passages for several batches
@@ -180,7 +181,7 @@ def test_sigkill_while_the_real_model_encodes(tmp_path: Path, embedder: Embedder
     assert_consistent_and_serving(root, corpus, embedder)
 
     calls = embedder.calls
-    report = build_index(corpus, root, embedder)
+    report = build_index(corpus, LocalStore(root), embedder)
     assert sorted(report.added) == ["durban.md", "lagos.md", "nairobi.md", "toronto.md"]
     assert report.reused_embeddings > 0  # the unchanged Cali sections were not encoded again
     assert embedder.calls - calls == report.embedded
@@ -196,7 +197,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 def test_a_second_ingest_is_refused_and_changes_nothing(tmp_path: Path, embedder: Embedder) -> None:
     corpus, root = tmp_path / "corpus", tmp_path / "indexes"
     make_corpus(corpus)
-    build_index(corpus, root, embedder)
+    build_index(corpus, LocalStore(root), embedder)
     change_corpus(corpus)
     first = subprocess.Popen([sys.executable, str(DRIVER), str(corpus), str(root), "pause"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -215,10 +216,10 @@ def test_a_second_ingest_is_refused_and_changes_nothing(tmp_path: Path, embedder
         assert rollback.returncode == 2 and "already running" in rollback.stderr
 
         with pytest.raises(store.BuildInProgress, match="already running"):
-            build_index(corpus, root, embedder)
+            build_index(corpus, LocalStore(root), embedder)
         assert snapshot(root) == before
     finally:
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=30)
-    report = build_index(corpus, root, embedder)  # the kernel dropped the dead build's lock
+    report = build_index(corpus, LocalStore(root), embedder)  # the kernel dropped the dead build's lock
     assert report.changed == ["cali.md"] and report.removed == ["recife.md"]

@@ -3,6 +3,7 @@ ingest beside it, by its own admin API, by a rollback), and serves each new vers
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -10,9 +11,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from conftest import ROOT, LiveServer, start_server, stop_server
-from pioc_search import store
+from conftest import ROOT, STORES, LiveServer, StoreMaker, start_server, stop_server, store_env
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 
@@ -76,20 +77,29 @@ def top_documents(server: LiveServer, q: str) -> list[str]:
     return [h["document"]["id"] for h in response.json()["hits"]]
 
 
-def test_search_never_fails_during_rebuilds_and_follows_each_version(tmp_path: Path, embedder: Embedder) -> None:
-    corpus, root = tmp_path / "corpus", tmp_path / "indexes"
+def cli_env(settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A CLI process on this store, running this checkout's code."""
+    return {**os.environ, **store_env(settings), "PYTHONPATH": str(ROOT)}
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_search_never_fails_during_rebuilds_and_follows_each_version(tmp_path: Path, embedder: Embedder,
+                                                                      store_maker: StoreMaker, kind: str) -> None:
+    corpus = tmp_path / "corpus"
     corpus.mkdir()
     for city in ("Cali", "Glasgow", "Oakland"):
         (corpus / f"{city.lower()}.md").write_text(NOTE.format(city=city, extra=""))
-    first = build_index(corpus, root, embedder).version
+    settings, store = store_maker.new(kind)
+    root = settings.index_dir
+    first = build_index(corpus, store, embedder).version
     assert first is not None
-    server = start_server(root, corpus, PIOC_ADMIN_TOKEN=TOKEN)
+    server = start_server(root, corpus, PIOC_ADMIN_TOKEN=TOKEN, **store_env(settings))
     try:
         with Hammer(server.url) as hammer:
             # 1. an ingest beside the running server adds a document
             (corpus / "quetzaltenango.md").write_text(NOTE.format(
                 city="Quetzaltenango", extra="Volunteers repainted every zebra crossing near the market."))
-            second = build_index(corpus, root, embedder)
+            second = build_index(corpus, store, embedder)
             assert second.added == ["quetzaltenango.md"] and second.version != first
             hammer.until(lambda: hammer.saw(second.version))
             hammer.more(6)
@@ -97,7 +107,7 @@ def test_search_never_fails_during_rebuilds_and_follows_each_version(tmp_path: P
 
             # 2. the previous version comes back with `pioc-search rollback`, and the server follows
             rollback = subprocess.run([str(CLI), "rollback", "--index-dir", str(root)],
-                                      capture_output=True, text=True, timeout=60, cwd=ROOT)
+                                      capture_output=True, text=True, timeout=60, cwd=ROOT, env=cli_env(settings))
             assert rollback.returncode == 0, rollback.stderr
             assert f"version {first} is live" in " ".join(rollback.stdout.split())
             assert server.get("/health").json()["index_version"] == first
@@ -134,5 +144,5 @@ def test_search_never_fails_during_rebuilds_and_follows_each_version(tmp_path: P
         published = iter([first, second.version, first, third])
         assert all(v in published for v in changes), changes  # an in-order subsequence, never back and forth
     assert {v for _, v in outcomes} <= {first, second.version, third}
-    live = store.IndexVersion(store.current_version(root))
-    store.verify(live.conn, live.index, live.lexical)
+    assert store.live_name() == third
+    store.verify(third)

@@ -8,19 +8,20 @@ import faiss
 import numpy as np
 import pytest
 
-from conftest import CORPUS, BuiltIndex
-from pioc_search import store
+from conftest import CORPUS, BuiltIndex, BuiltStore
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import embedding_input
 from pioc_search.models import DOC_TYPES
+from pioc_search.stores.base import Store, VersionReader
+from pioc_search.stores.local import store
 
 
 @pytest.fixture(scope="module")
-def version(sample_index: BuiltIndex) -> store.IndexVersion:
-    return store.IndexVersion(store.current_version(sample_index.root))
+def version(sample_index: BuiltIndex) -> store.LocalVersion:
+    return store.LocalVersion(store.current_version(sample_index.root))
 
 
-def test_every_sample_document_is_indexed_without_failures(sample_index: BuiltIndex, version: store.IndexVersion) -> None:
+def test_every_sample_document_is_indexed_without_failures(sample_index: BuiltIndex, version: store.LocalVersion) -> None:
     assert sample_index.report.failed == []
     assert len(version.documents) >= 12
     assert {d.doc_type for d in version.documents.values()} == set(DOC_TYPES)
@@ -28,13 +29,29 @@ def test_every_sample_document_is_indexed_without_failures(sample_index: BuiltIn
     assert any(p.endswith(".vtt") for p in paths) and any(p.endswith(".docx") for p in paths)
 
 
-def test_vector_count_equals_passage_rows(version: store.IndexVersion) -> None:
+def test_every_store_holds_the_same_documents_passages_and_vectors(built_store: BuiltStore,
+                                                                    version: store.LocalVersion) -> None:
+    """The sample corpus built into each store through the same pipeline: identical content."""
+    assert isinstance(built_store.store, Store) and built_store.report.failed == []
+    live = built_store.store.live()
+    assert isinstance(live, VersionReader) and built_store.store.list_versions() == [live.name]
+    assert live.documents == version.documents and live.passage_count == version.passage_count
+    assert live.meta["model_id"] == version.meta["model_id"] and live.dimension == version.dimension
+    for doc_id in version.documents:
+        ours, theirs = live.document_passages(doc_id), version.document_passages(doc_id)
+        assert [dict(r) for r in ours] == [dict(r) for r in theirs]
+        first = theirs[0]["id"]
+        assert np.allclose(live.vector(first), version.vector(first), atol=1e-3)  # both store float16
+    built_store.store.verify(live.name)
+
+
+def test_vector_count_equals_passage_rows(version: store.LocalVersion) -> None:
     rows = version.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
-    assert rows == version.index.ntotal == version.lexical.count() > 50
+    assert rows == version.index.ntotal == version.lexical_index.count() > 50
     assert version.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_ids_round_trip_between_faiss_and_sqlite(version: store.IndexVersion, embedder: Embedder) -> None:
+def test_ids_round_trip_between_faiss_and_sqlite(version: store.LocalVersion, embedder: Embedder) -> None:
     ids = store.all_ids(version.index)
     rows = version.passages(ids.tolist())
     assert set(rows) == set(ids.tolist())
@@ -49,7 +66,7 @@ def test_ids_round_trip_between_faiss_and_sqlite(version: store.IndexVersion, em
         assert abs(float(np.linalg.norm(expected)) - 1.0) < 1e-4
 
 
-def test_pdf_passages_carry_page_spans_and_others_do_not(version: store.IndexVersion) -> None:
+def test_pdf_passages_carry_page_spans_and_others_do_not(version: store.LocalVersion) -> None:
     for doc in version.documents.values():
         passages = version.document_passages(doc.id)
         assert passages, f"{doc.path} has no passages"
@@ -61,11 +78,11 @@ def test_pdf_passages_carry_page_spans_and_others_do_not(version: store.IndexVer
             assert all(p["page_start"] is None for p in passages)
 
 
-def test_verify_refuses_an_inconsistent_version(version: store.IndexVersion) -> None:
+def test_verify_refuses_an_inconsistent_version(version: store.LocalVersion) -> None:
     broken = faiss.clone_index(version.index)
     broken.remove_ids(store.all_ids(broken)[:1])
     with pytest.raises(store.VerificationError, match="vectors but"):
-        store.verify(version.conn, broken, version.lexical)
+        store.verify(version.conn, broken, version.lexical_index)
 
 
 def test_current_points_at_a_complete_version(sample_index: BuiltIndex) -> None:

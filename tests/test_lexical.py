@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from pioc_search import store
+from pioc_search.stores.local import store
 from pioc_search.analysis import analyse
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.metadata import detect_language
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.search import Searcher
+from pioc_search.stores.local import LocalStore
 
 DOCS = {  # name: (language, title, text)
     "robbery-en.md": ("en", "Night-time safety on buses",
@@ -38,8 +39,8 @@ def searcher(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Se
         front = f"---\ntitle: {title}\ndoc_type: report\nlanguage: {language}\ndate: 2023-01-01\n---\n"
         (corpus / name).write_text(f"{front}\n{text}\n", encoding="utf-8")
     root = tmp_path_factory.mktemp("lexical-index")
-    build_index(corpus, root, embedder)
-    return Searcher(store.IndexVersion(store.current_version(root)), embedder)
+    build_index(corpus, LocalStore(root), embedder)
+    return Searcher(store.LocalVersion(store.current_version(root)), embedder)
 
 
 def lexical_docs(searcher: Searcher, question: str) -> list[str]:
@@ -117,15 +118,15 @@ def test_a_version_with_another_schema_is_rebuilt_not_reused(tmp_path, embedder:
     corpus, root = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()
     (corpus / "a.md").write_text("# Robberies\n\nOne robbery was reported on the night buses.\n", encoding="utf-8")
-    build_index(corpus, root, embedder)
-    again = build_index(corpus, root, embedder)
+    build_index(corpus, LocalStore(root), embedder)
+    again = build_index(corpus, LocalStore(root), embedder)
     assert again.unchanged == ["a.md"]
     conn = store.connect(store.current_version(root) / store.DB_NAME)
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")  # as if built by an older release
     conn.commit()
     conn.close()
-    rebuilt = build_index(corpus, root, embedder)
+    rebuilt = build_index(corpus, LocalStore(root), embedder)
     assert rebuilt.added == ["a.md"] and rebuilt.unchanged == []
-    version = store.IndexVersion(store.current_version(root))
+    version = store.LocalVersion(store.current_version(root))
     assert version.meta["schema"] == store.SCHEMA_VERSION
     assert [h.document.id for h in Searcher(version, embedder).search("robberies", k=1, mode="lexical").hits] == ["a-md"]

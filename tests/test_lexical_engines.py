@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pioc_search import lexical, store
+from pioc_search import lexical
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.models import Document, Passage
 from pioc_search.search import Searcher
+from pioc_search.stores.local import LocalStore, store
 
 DIMENSION = 4
 COMMON_DOCS = 120  # x 10 passages: above the 1,000-passage floor where the old cut dropped common words
@@ -25,9 +26,9 @@ def document(doc_id: str) -> Document:
 
 
 def write(root: Path, engine: str, docs: dict[str, list[str]], base: Path | None = None,
-          remove: tuple[str, ...] = ()) -> store.IndexVersion:
+          remove: tuple[str, ...] = ()) -> store.LocalVersion:
     """Publish a version holding `docs` (doc id → passage texts), optionally from `base`."""
-    writer = store.VersionWriter(root, DIMENSION, base=base, lexical_engine=engine)
+    writer = store.LocalWriter(root, DIMENSION, base=base, lexical_engine=engine)
     writer.remove_documents(remove)
     next_id = 1 + (writer.conn.execute("SELECT COALESCE(MAX(id), 0) FROM passages").fetchone()[0])
     for doc_id, texts in docs.items():
@@ -36,12 +37,12 @@ def write(root: Path, engine: str, docs: dict[str, list[str]], base: Path | None
         vectors = np.eye(DIMENSION, dtype=np.float32)[np.arange(len(texts)) % DIMENSION]
         writer.add_document(document(doc_id), "0", passages, ["0"] * len(texts), vectors)
     writer.set_meta({"model_id": "none", "dimension": DIMENSION})
-    path = writer.finish()
+    path = root / writer.finish()
     store.publish(root, path)
-    return store.IndexVersion(path)
+    return store.LocalVersion(path)
 
 
-def owners(version: store.IndexVersion, hits: list[tuple[int, float]]) -> list[str]:
+def owners(version: store.LocalVersion, hits: list[tuple[int, float]]) -> list[str]:
     ids = version.doc_ids([pid for pid, _ in hits])
     return [ids[pid] for pid, _ in hits]
 
@@ -64,10 +65,10 @@ def common(tmp_path: Path, engine: str) -> Searcher:
 def test_the_version_records_its_engine_and_counts_every_passage(common: Searcher, engine: str) -> None:
     version = common.version
     assert version.meta["lexical"] == engine and version.meta["schema"] == store.SCHEMA_VERSION
-    assert version.lexical.count() == version.passage_count == COMMON_DOCS * 10
-    assert version.lexical.doc_freq("violenc") == COMMON_DOCS * 10
-    assert version.lexical.doc_freq("knife") == 1 and version.lexical.doc_freq("absent") == 0
-    store.verify(version.conn, version.index, version.lexical)
+    assert version.lexical_index.count() == version.passage_count == COMMON_DOCS * 10
+    assert version.lexical_index.doc_freq("violenc") == COMMON_DOCS * 10
+    assert version.lexical_index.doc_freq("knife") == 1 and version.lexical_index.doc_freq("absent") == 0
+    store.verify(version.conn, version.index, version.lexical_index)
 
 
 def test_a_question_of_one_very_common_word_is_ranked_by_bm25(common: Searcher) -> None:
@@ -96,7 +97,7 @@ def test_a_filtered_search_returns_k_hits_when_k_exist(common: Searcher) -> None
                                       "(knife OR", "AND OR NOT", "col:value ^start", 'a"b\'c'])
 def test_query_syntax_in_questions_is_inert(common: Searcher, question: str) -> None:
     common.lexical(question, 5)
-    assert common.version.lexical.search([question, "knife"], 5)  # a term with syntax is just a term
+    assert common.version.lexical_index.search([question, "knife"], 5)  # a term with syntax is just a term
 
 
 def test_an_incremental_copy_keeps_unchanged_passages_and_drops_removed_ones(tmp_path: Path, engine: str) -> None:
@@ -106,23 +107,23 @@ def test_an_incremental_copy_keeps_unchanged_passages_and_drops_removed_ones(tmp
                                  "recife": ["Recife opened youth centres.", "Recife trained mediators."]})
     second = write(root, engine, {"recife": ["Recife closed its youth centres."], "oakland": ["Oakland ceasefire."]},
                    base=first.path, remove=("glasgow", "recife"))
-    found = {w: owners(second, second.lexical.search([w], 10)) for w in ("robberi", "glasgow", "mediat", "close", "ceasefir")}
+    found = {w: owners(second, second.lexical_index.search([w], 10)) for w in ("robberi", "glasgow", "mediat", "close", "ceasefir")}
     assert found == {"robberi": ["cali"], "glasgow": [], "mediat": [], "close": ["recife"], "ceasefir": ["oakland"]}
-    assert second.lexical.count() == second.passage_count == 3
-    store.verify(second.conn, second.index, second.lexical)
-    assert owners(first, first.lexical.search(["glasgow", "mediat"], 10)) == ["glasgow", "recife"], "base untouched"
-    assert first.lexical.count() == 4
+    assert second.lexical_index.count() == second.passage_count == 3
+    store.verify(second.conn, second.index, second.lexical_index)
+    assert owners(first, first.lexical_index.search(["glasgow", "mediat"], 10)) == ["glasgow", "recife"], "base untouched"
+    assert first.lexical_index.count() == 4
 
 
 def test_switching_engine_rebuilds_from_scratch(tmp_path: Path, embedder: Embedder) -> None:
     corpus, root = tmp_path / "corpus", tmp_path / "idx"
     corpus.mkdir()
     (corpus / "a.md").write_text("# Knives\n\nA knife amnesty ran in Glasgow.\n", encoding="utf-8")
-    build_index(corpus, root, embedder, lexical_engine="fts5")
-    assert build_index(corpus, root, embedder, lexical_engine="fts5").unchanged == ["a.md"]
-    switched = build_index(corpus, root, embedder, lexical_engine="tantivy")
+    build_index(corpus, LocalStore(root, lexical_engine="fts5"), embedder)
+    assert build_index(corpus, LocalStore(root, lexical_engine="fts5"), embedder).unchanged == ["a.md"]
+    switched = build_index(corpus, LocalStore(root, lexical_engine="tantivy"), embedder)
     assert switched.added == ["a.md"] and switched.unchanged == []
-    version = store.IndexVersion(store.current_version(root))
+    version = store.LocalVersion(store.current_version(root))
     assert version.meta["lexical"] == "tantivy" and (version.path / "lexical").is_dir()
     hits = Searcher(version, embedder).search("knives", k=1, mode="lexical").hits
     assert [h.document.id for h in hits] == ["a-md"]

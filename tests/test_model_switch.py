@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 from conftest import CORPUS, start_server, stop_server
 
-from pioc_search import store
+from pioc_search.stores.local import store
 from pioc_search.embedders import load_embedder
 from pioc_search.ingest.pipeline import build_index, embedding_input
 from pioc_search.models import Passage
 from pioc_search.settings import Settings
+from pioc_search.stores.local import LocalStore
 
 DOCUMENTS = ("webinars/youth-employment-2023.md", "webinars/safe-transport-women-2022.md")
 
@@ -26,14 +27,14 @@ def test_a_new_model_re_embeds_everything_and_the_server_follows_the_live_versio
     minilm = load_embedder(Settings(model="all-MiniLM-L6-v2"))
     e5 = load_embedder(Settings(model="multilingual-e5-small"))
 
-    first = build_index(corpus, root, minilm)
-    assert store.IndexVersion(store.current_version(root)).meta["model_id"] == minilm.model_id
+    first = build_index(corpus, LocalStore(root), minilm)
+    assert store.LocalVersion(store.current_version(root)).meta["model_id"] == minilm.model_id
 
-    second = build_index(corpus, root, e5)
+    second = build_index(corpus, LocalStore(root), e5)
     assert sorted(second.added) == sorted(first.added) == sorted(DOCUMENTS) and second.passages > 4
     assert second.embedded == second.passages and second.reused_embeddings == 0
     assert e5.calls == second.passages, "every passage, and only once, went through the new model"
-    version = store.IndexVersion(store.current_version(root))
+    version = store.LocalVersion(store.current_version(root))
     assert version.meta["model_id"] == e5.model_id
     rows = [r for doc in version.documents.values() for r in version.document_passages(doc.id)]
     texts = [embedding_input(version.documents[r["doc_id"]],

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, BuiltIndex
-from pioc_search import store
+from pioc_search.stores.local import store
 from pioc_search.admin import ReportOut, report_dict
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.extract import ExtractOptions
 from pioc_search.ingest.pipeline import build_index, failure_kind
 from pioc_search.search import Searcher
+from pioc_search.stores.local import LocalStore
 
 REALFILES = ROOT.parent / "shared" / "realfiles"
 INDEXED, ENCRYPTED, DAMAGED, NO_TEXT = "indexed", "encrypted", "damaged", "no text"
@@ -109,7 +110,7 @@ def realfiles(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> B
             pytest.fail("tesseract is not installed (apt-get install tesseract-ocr)")
         pytest.skip("tesseract is not installed")
     root = tmp_path_factory.mktemp("realfiles-index")
-    report = build_index(REALFILES, root, embedder, extract_options=ExtractOptions(ocr=True))
+    report = build_index(REALFILES, LocalStore(root), embedder, extract_options=ExtractOptions(ocr=True))
     return BuiltIndex(root, report)
 
 
@@ -138,7 +139,7 @@ def test_each_file_has_its_expected_outcome(realfiles: BuiltIndex) -> None:
 def test_no_indexed_passage_fails_the_quality_gate(realfiles: BuiltIndex) -> None:
     from pioc_search.ingest.extract.quality import text_problem
 
-    version = store.IndexVersion(store.current_version(realfiles.root))
+    version = store.LocalVersion(store.current_version(realfiles.root))
     bad = []
     for doc in version.documents.values():
         for row in version.document_passages(doc.id):
@@ -150,13 +151,13 @@ def test_no_indexed_passage_fails_the_quality_gate(realfiles: BuiltIndex) -> Non
 
 @pytest.mark.parametrize(("question", "path"), KNOWN_CONTENT)
 def test_known_content_is_found(realfiles: BuiltIndex, embedder: Embedder, question: str, path: str) -> None:
-    searcher = Searcher(store.IndexVersion(store.current_version(realfiles.root)), embedder)
+    searcher = Searcher(store.LocalVersion(store.current_version(realfiles.root)), embedder)
     hits = searcher.search(question, k=5).hits
     assert path in [hit.document.path for hit in hits], [hit.document.path for hit in hits]
 
 
 def test_ligature_words_match_lexically(realfiles: BuiltIndex, embedder: Embedder) -> None:
-    version = store.IndexVersion(store.current_version(realfiles.root))
+    version = store.LocalVersion(store.current_version(realfiles.root))
     searcher = Searcher(version, embedder)
     hits = searcher.search("efficient difficult", k=10, mode="lexical").hits
     assert "pdfjs/tracemonkey.pdf" in [hit.document.path for hit in hits], "the fi/ffi ligatures are plain letters"

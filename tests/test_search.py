@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from pioc_search import store
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.analysis import question_terms
@@ -39,14 +38,15 @@ DOCS = {
 
 
 @pytest.fixture(scope="module")
-def searcher(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Searcher:
+def searcher(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, store_maker, store_kind: str) -> Searcher:
+    """The small corpus indexed in each store (the module runs once per store)."""
     corpus = tmp_path_factory.mktemp("search-corpus")
     for name, (doc_type, cities, themes, date, body) in DOCS.items():
         front = f"---\ndoc_type: {doc_type}\ncities: {cities}\nthemes: {themes}\ndate: {date}\nlanguage: en\n---\n"
         (corpus / name).write_text(front + body, encoding="utf-8")
-    root = tmp_path_factory.mktemp("search-index")
-    build_index(corpus, root, embedder)
-    return Searcher(store.IndexVersion(store.current_version(root)), embedder)
+    _, store = store_maker.new(store_kind)
+    build_index(corpus, store, embedder)
+    return Searcher(store.live(), embedder)
 
 
 def doc_ids(result) -> list[str]:  # type: ignore[no-untyped-def]

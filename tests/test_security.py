@@ -15,6 +15,7 @@ from pioc_search.ingest.discover import doc_id_for
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.server import create_app
 from pioc_search.settings import Settings
+from pioc_search.stores.local import LocalStore
 
 HTML_DOC = doc_id_for("blog/street-lights-cali-2023.html")
 PDF_DOC = doc_id_for("reports/cali-lighting-2022.pdf")
@@ -62,7 +63,7 @@ def test_no_control_characters_reach_pages(tmp_path: Path, embedder: Embedder) -
     (corpus / "bell.md").write_text("# Lighting\n\nStreet lighting in Cali reduced robberies at night.\n")
     (corpus / "bell.md.meta.yaml").write_text('title: "Ring\\a the \\e[31mbell\\x7f"\ncities: ["Cali\\b"]\n')
     root = tmp_path / "idx"
-    build_index(corpus, root, embedder)
+    build_index(corpus, LocalStore(root), embedder)
     client = TestClient(create_app(Settings(corpus_dir=corpus, index_dir=root), embedder))
     for path in ("/?q=street+lighting+Cali", f"/doc/{doc_id_for('bell.md')}", "/?q=bell&city=Cali%08"):
         page = client.get(path)

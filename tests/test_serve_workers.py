@@ -15,7 +15,7 @@ import httpx
 import psutil
 
 from conftest import CORPUS, ROOT, BuiltIndex, free_port
-from pioc_search import store
+from pioc_search.stores.local import store
 
 SERVE = [sys.executable, "-c", "from pioc_search.cli import app; app()", "serve"]  # this checkout's code
 QUESTIONS = ["youth violence prevention programmes", "¿Cómo reducir los homicidios en las ciudades?",
@@ -67,11 +67,11 @@ def publish_copy(root: Path) -> str:
     """Publish a new version (a verified copy of the live one) the way an ingest does."""
     live = store.current_version(root)
     assert live is not None
-    writer = store.VersionWriter(root, 0, base=live)
+    writer = store.LocalWriter(root, 0, base=live)
     writer.set_meta({"built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-    path = writer.finish()
-    store.publish(root, path)
-    return path.name
+    name = writer.finish()
+    store.publish(root, root / name)
+    return name
 
 
 def test_two_workers_answer_and_follow_a_new_version(sample_index: BuiltIndex, tmp_path: Path) -> None:

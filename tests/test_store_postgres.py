@@ -16,12 +16,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pioc_search import store as local
 from pioc_search.stores import open_store
 from pioc_search.search import Filters
+from pioc_search.settings import Settings
 from pioc_search.stores.base import (
     BuildInProgress, Store, StoreUnavailable, VersionGone, VersionReader, VersionWriter,
 )
+from pioc_search.stores.local import store as local
 from pioc_search.stores.postgres import PostgresStore, PostgresVersion
 from pioc_search.stores.postgres import store as pg_store
 from pioc_search.stores.postgres.migrations import available
@@ -30,7 +31,7 @@ from tests.pg_fixtures import *  # noqa: F401,F403
 from tests.pg_fixtures import PgServer
 
 
-def copy_local_version(source: local.IndexVersion, target: PostgresStore, skip: tuple[str, ...] = ()) -> str:
+def copy_local_version(source: local.LocalVersion, target: PostgresStore, skip: tuple[str, ...] = ()) -> str:
     """Write the documents, passages and vectors of a real FAISS + SQLite version into a new version."""
     from pioc_search.models import Passage
 
@@ -50,10 +51,10 @@ def copy_local_version(source: local.IndexVersion, target: PostgresStore, skip: 
 
 
 @pytest.fixture(scope="module")
-def sample(sample_index: BuiltIndex) -> local.IndexVersion:
+def sample(sample_index: BuiltIndex) -> local.LocalVersion:
     path = local.current_version(sample_index.root)
     assert path is not None
-    return local.IndexVersion(path)
+    return local.LocalVersion(path)
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def pg(pg_url: str) -> Iterator[PostgresStore]:
 
 
 @pytest.fixture
-def loaded(pg: PostgresStore, sample: local.IndexVersion) -> PostgresVersion:
+def loaded(pg: PostgresStore, sample: local.LocalVersion) -> PostgresVersion:
     """The sample index published as the live version."""
     pg.publish(copy_local_version(sample, pg))
     live = pg.live()
@@ -120,7 +121,7 @@ def test_migrations_run_once_even_when_processes_start_together(pg_url: str) -> 
 
 
 def test_a_published_version_reads_back_what_was_written(pg: PostgresStore, loaded: PostgresVersion,
-                                                         sample: local.IndexVersion) -> None:
+                                                         sample: local.LocalVersion) -> None:
     assert isinstance(pg, Store) and isinstance(loaded, VersionReader)
     writer = pg.writer(loaded.dimension)
     assert isinstance(writer, VersionWriter)
@@ -213,7 +214,7 @@ def test_lexical_leaves_out_words_in_most_passages(loaded: PostgresVersion, monk
     assert loaded.lexical("violence", 5)  # nothing rarer: the common word is kept
 
 
-def test_publish_is_atomic_for_readers(pg: PostgresStore, loaded: PostgresVersion, sample: local.IndexVersion,
+def test_publish_is_atomic_for_readers(pg: PostgresStore, loaded: PostgresVersion, sample: local.LocalVersion,
                                        embedder) -> None:  # type: ignore[no-untyped-def]
     query = embedder.encode_query("street lighting and robbery in Cali")
     before = loaded.dense(query, 10)
@@ -254,7 +255,7 @@ def test_publish_is_atomic_for_readers(pg: PostgresStore, loaded: PostgresVersio
 
 
 def test_rollback_and_prune_keep_live_and_previous(pg: PostgresStore, loaded: PostgresVersion,
-                                                   sample: local.IndexVersion) -> None:
+                                                   sample: local.LocalVersion) -> None:
     names = [loaded.name]
     for _ in range(3):
         names.append(copy_local_version(sample, pg))
@@ -375,11 +376,11 @@ def test_database_outage_is_store_unavailable_and_recovers(pg_server: PgServer, 
 
 def test_open_store_picks_postgres_from_the_url(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIOC_DATABASE_URL", pg_url)
-    store = open_store(object())
+    store = open_store(Settings.from_env())
     try:
         assert isinstance(store, PostgresStore) and store.list_versions() == []
     finally:
         store.close()
     monkeypatch.setenv("PIOC_DATABASE_URL", "mysql://x")
     with pytest.raises(ValueError, match="postgresql://"):
-        open_store(object())
+        open_store(Settings.from_env())

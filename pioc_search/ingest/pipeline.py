@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from pioc_search import lexical, store
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.chunk import chunk_blocks
 from pioc_search.ingest.discover import SourceFile, discover, doc_id_for
@@ -27,10 +26,11 @@ from pioc_search.ingest.extract import (
 from pioc_search.ingest.metadata import resolve_document
 from pioc_search.ingest.watchdog import FileExtractor, Limits
 from pioc_search.models import Document, Extraction, Passage
+from pioc_search.stores.base import Store, VersionReader
 
 ProgressCallback = Callable[[str, int, int], None]  # (stage, done, total)
 SHRINK_LIMIT = 0.2  # share of the live documents a build may lose through failures before it is refused
-LOG_NAME = "ingest.log"  # library warnings and tool output of every build, under the index folder
+LOG_NAME = "ingest.log"  # library warnings and tool output of every build, in the log folder
 LOG_ROTATE_BYTES = 5 * 1024 * 1024
 
 
@@ -93,24 +93,25 @@ def _embed_hash(model_id: str, text: str) -> str:
     return hashlib.sha256(f"{model_id}\x00{text}".encode()).hexdigest()
 
 
-def build_index(corpus_dir: Path, index_root: Path, embedder: Embedder, *, full: bool = False,
+def build_index(corpus_dir: Path, store: Store, embedder: Embedder, *, full: bool = False,
                 keep_versions: int = 3, on_progress: ProgressCallback | None = None,
                 extract_options: ExtractOptions = ExtractOptions(), limits: Limits = Limits(),
-                allow_shrink: bool = False, lexical_engine: str = lexical.DEFAULT) -> BuildReport:
-    """Bring the index in line with the corpus and publish the result atomically.
+                allow_shrink: bool = False, log_dir: Path | None = None) -> BuildReport:
+    """Bring the store's index in line with the corpus and publish the result atomically.
 
-    Raises store.BuildInProgress when another build holds the lock and EnvironmentProblem when the
-    installation cannot extract or embed at all. A refused build returns a report whose `refused`
-    says why; the live version is unchanged.
+    Raises BuildInProgress when another build holds the store's lock, EnvironmentProblem when the
+    installation cannot extract or embed at all and StoreUnavailable when the store cannot be
+    reached. A refused build returns a report whose `refused` says why; the live version is
+    unchanged. Library warnings and tool output go to `log_dir`/ingest.log (nowhere without it).
     """
     report = BuildReport()
     started = time.perf_counter()
-    with store.build_lock(index_root):
-        report.cleaned_up = store.remove_unfinished(index_root)
-        log_path = _open_log(index_root, corpus_dir)
-        report.log_file = str(log_path)
-        published = store.current_version(index_root)
-        live = _usable_live_version(published, embedder, full, lexical.engine(lexical_engine).name)
+    with store.build_lock():
+        report.cleaned_up = store.remove_unfinished()
+        log_path = _open_log(log_dir, corpus_dir) if log_dir is not None else None
+        report.log_file = str(log_path) if log_path else None
+        published = store.live()
+        live = _usable_live_version(store, published, embedder, full)
         files, problems = discover(corpus_dir)
         report.failed.extend(problems)
         todo = _classify(files, live, report)
@@ -125,27 +126,28 @@ def build_index(corpus_dir: Path, index_root: Path, embedder: Embedder, *, full:
         tick = time.perf_counter()
         if on_progress:
             on_progress("write", 0, 1)
-        version = _write(index_root, corpus_dir, embedder, live, prepared, vectors, report, lexical_engine)
-        store.publish(index_root, version)
-        store.prune(index_root, keep_versions)
+        version = _write(store, corpus_dir, embedder, published, live, prepared, vectors, report)
+        store.publish(version)
+        store.prune(keep_versions)
         if on_progress:
             on_progress("write", 1, 1)
         report.seconds["write"] = time.perf_counter() - tick
-    report.version = version.name
+    report.version = version
     report.seconds["total"] = time.perf_counter() - started
     return report
 
 
 def build_settings(settings, *, ocr: bool | None = None) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """build_index keyword arguments from Settings (OCR, per-file limits, versions kept, lexical engine)."""
-    return {"keep_versions": settings.keep_versions, "lexical_engine": settings.lexical_engine,
+    """build_index keyword arguments from Settings (OCR, per-file limits, versions kept, log folder)."""
+    return {"keep_versions": settings.keep_versions, "log_dir": settings.index_dir,
             "extract_options": ExtractOptions(ocr=settings.ocr if ocr is None else ocr),
             "limits": Limits(settings.file_timeout, settings.file_memory_mb)}
 
 
-def _open_log(root: Path, corpus_dir: Path) -> Path:
+def _open_log(folder: Path, corpus_dir: Path) -> Path:
     """The build's log file (the previous one is kept as ingest.log.1 once it grows large)."""
-    path = root / LOG_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOG_NAME
     if path.exists() and path.stat().st_size > LOG_ROTATE_BYTES:
         path.replace(path.with_name(LOG_NAME + ".1"))
     with path.open("a", encoding="utf-8") as handle:
@@ -167,7 +169,7 @@ def _check_environment(todo: list[SourceFile], embedder: Embedder, report: Build
     report.seconds["load_model"] = time.perf_counter() - tick
 
 
-def _refusal(prepared: list[_Prepared], published: Path | None, live: store.IndexVersion | None,
+def _refusal(prepared: list[_Prepared], published: VersionReader | None, live: VersionReader | None,
              report: BuildReport) -> str | None:
     """Why this build must not replace the live version, or None."""
     failed = {path for path, _ in report.failed}
@@ -176,7 +178,7 @@ def _refusal(prepared: list[_Prepared], published: Path | None, live: store.Inde
         return f"every file failed ({len(failed)}); {keep} (use --allow-shrink to publish anyway)"
     if published is None:
         return None
-    live_paths = _document_paths(published)
+    live_paths = {doc.path for doc in published.documents.values()}
     kept = set(live.fingerprints()) if live else set()  # an incremental build keeps a failed file's old text
     lost = [path for path in failed if path in live_paths and path not in kept]
     if live_paths and len(lost) > SHRINK_LIMIT * len(live_paths):
@@ -185,39 +187,25 @@ def _refusal(prepared: list[_Prepared], published: Path | None, live: store.Inde
     return None
 
 
-def _document_paths(version: Path) -> set[str]:
-    conn = store.connect(version / store.DB_NAME, readonly=True)
-    try:
-        return {row[0] for row in conn.execute("SELECT path FROM documents")}
-    finally:
-        conn.close()
-
-
-def _describe(published: Path | None, report: BuildReport) -> None:
+def _describe(published: VersionReader | None, report: BuildReport) -> None:
     """Fill the report with the version that stays live."""
     if published is None:
         return
-    conn = store.connect(published / store.DB_NAME, readonly=True)
-    try:
-        report.documents = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-        report.passages = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
-    finally:
-        conn.close()
+    report.documents = len(published.documents)
+    report.passages = published.passage_count
     report.version = published.name
 
 
-def _usable_live_version(path: Path | None, embedder: Embedder, full: bool,
-                         lexical_engine: str) -> store.IndexVersion | None:
-    """The live version when the new one can start from it: same model, schema and lexical engine."""
-    if full or path is None:
+def _usable_live_version(store: Store, published: VersionReader | None, embedder: Embedder,
+                         full: bool) -> VersionReader | None:
+    """The live version when the new one can start from it: same model and storage format."""
+    if full or published is None:
         return None
-    live = store.IndexVersion(path)
-    usable = (live.meta.get("model_id") == embedder.model_id and live.meta.get("schema") == store.SCHEMA_VERSION
-              and live.meta.get("lexical") == lexical_engine)
-    return live if usable else None
+    usable = published.meta.get("model_id") == embedder.model_id and store.can_extend(published)
+    return published if usable else None
 
 
-def _classify(files: list[SourceFile], live: store.IndexVersion | None, report: BuildReport) -> list[SourceFile]:
+def _classify(files: list[SourceFile], live: VersionReader | None, report: BuildReport) -> list[SourceFile]:
     known = live.fingerprints() if live else {}
     todo = []
     present = {f.rel for f in files}
@@ -287,7 +275,7 @@ def _prepare_one(source: SourceFile, extraction: Extraction, embedder: Embedder)
     return _Prepared(source, doc, passages, hashes, extraction.problems)
 
 
-def _vectors(prepared: list[_Prepared], live: store.IndexVersion | None, embedder: Embedder,
+def _vectors(prepared: list[_Prepared], live: VersionReader | None, embedder: Embedder,
              report: BuildReport, on_progress: ProgressCallback | None) -> dict[str, np.ndarray]:
     """Vectors by embedding hash: reused from the live version where the text is unchanged."""
     tick = time.perf_counter()
@@ -310,20 +298,20 @@ def _vectors(prepared: list[_Prepared], live: store.IndexVersion | None, embedde
     return vectors
 
 
-def _write(root: Path, corpus_dir: Path, embedder: Embedder, live: store.IndexVersion | None, prepared: list[_Prepared],
-           vectors: dict[str, np.ndarray], report: BuildReport, lexical_engine: str) -> Path:
-    writer = store.VersionWriter(root, embedder.dimension, base=live.path if live else None,
-                                 lexical_engine=lexical_engine)
+def _write(store: Store, corpus_dir: Path, embedder: Embedder, published: VersionReader | None,
+           live: VersionReader | None, prepared: list[_Prepared], vectors: dict[str, np.ndarray],
+           report: BuildReport) -> str:
+    """Write the new version (from `live`, or from empty) and finish it; returns its name (not live yet)."""
+    writer = store.writer(embedder.dimension, base=live)
     try:
-        writer.remove_documents(store.doc_id_for_paths(writer.conn, report.removed + report.changed))
+        writer.remove_documents(writer.doc_ids_for_paths(report.removed + report.changed))
         for item in prepared:
             matrix = np.array([vectors[h] for h in item.embed_hashes], dtype=np.float32).reshape(-1, embedder.dimension)
             writer.add_document(item.doc, item.source.fingerprint, item.passages, item.embed_hashes, matrix)
-        report.documents = writer.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-        report.passages = int(writer.index.ntotal)
-        previous = store.current_version(root)
+        report.documents = writer.document_count
+        report.passages = writer.passage_count
         writer.set_meta({"model_id": embedder.model_id, "dimension": embedder.dimension,
-                         "previous_version": previous.name if previous else None,
+                         "previous_version": published.name if published else None,
                          "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                          "corpus_dir": str(corpus_dir.resolve()),
                          "documents": report.documents, "passages": report.passages})

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from pioc_search.models import Document, Passage
-from pioc_search.store import BuildInProgress, VerificationError
 
 if TYPE_CHECKING:  # search.Filters: doc_type, city, theme, language, year_from, year_to, .active
     from pioc_search.search import Filters
@@ -24,6 +23,14 @@ __all__ = [
     "BuildInProgress", "VerificationError", "StoreUnavailable", "VersionGone",
     "PassageRow", "VersionReader", "VersionWriter", "Store",
 ]
+
+
+class BuildInProgress(Exception):
+    """Another ingest holds the build lock."""
+
+
+class VerificationError(Exception):
+    """A freshly built version is inconsistent and was not published."""
 
 
 class StoreUnavailable(Exception):
@@ -46,6 +53,7 @@ class VersionReader(Protocol):
     dimension: int
     meta: dict[str, Any]
     documents: dict[str, Document]
+    lexical_engine: str  # what answers `lexical` (shown by /stats)
 
     @property
     def passage_count(self) -> int: ...
@@ -132,6 +140,10 @@ class Store(Protocol):
     def open(self, name: str) -> VersionReader: ...
 
     def writer(self, dimension: int, base: VersionReader | None = None) -> VersionWriter: ...
+
+    def can_extend(self, base: VersionReader) -> bool:
+        """Whether a new version may start from `base` (its storage format is this store's current one)."""
+        ...
 
     def publish(self, name: str) -> None:
         """Make a finished version live, atomically."""

@@ -8,13 +8,15 @@ so every page can be shared as a link and the back button works.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from markupsafe import Markup
@@ -25,12 +27,31 @@ import pioc_search.schemas as api
 from pioc_search.models import Document
 from pioc_search.search import Filters, Hit, SearchResult, Searcher
 from pioc_search.security import strip_controls
+from pioc_search.stores.base import StoreUnavailable, VersionGone
 from pioc_search.web import i18n
 from pioc_search.web.i18n import N_
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
-router = APIRouter(include_in_schema=False)
+
+
+class PageRoute(APIRoute):
+    """A page whose index store is unreachable says so in a friendly page (503), never a stack trace."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (StoreUnavailable, VersionGone) as error:
+                log.warning("index store unavailable for %s: %s", request.url.path, error)
+                return store_unavailable(request)
+
+        return guarded
+
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.add_extension("jinja2.ext.i18n")
 templates.env.trim_blocks = templates.env.lstrip_blocks = True
@@ -276,6 +297,7 @@ def index_status(searcher: Searcher | None) -> dict[str, Any] | None:
 
 
 def live_searcher(request: Request) -> Searcher | None:
+    """The live version's Searcher, None before the first build (StoreUnavailable: see PageRoute)."""
     try:
         return request.app.state.holder.get()
     except HTTPException:
@@ -295,9 +317,10 @@ def switcher(request: Request, lang: str) -> list[dict[str, Any]]:
 
 
 def render(request: Request, name: str, status: int = 200, searcher: Searcher | None = None,
-           **context: Any) -> HTMLResponse:
-    """A page in the interface language, with the index status in its footer."""
-    searcher = searcher or live_searcher(request)
+           store_down: bool = False, **context: Any) -> HTMLResponse:
+    """A page in the interface language, with the index status in its footer (none while the store is down)."""
+    if searcher is None and not store_down:
+        searcher = live_searcher(request)
     lang = interface_language(request)
     return templates.TemplateResponse(
         request, name, {"status": index_status(searcher), "lang": lang, "dir": i18n.direction(lang),
@@ -309,6 +332,13 @@ def unavailable(request: Request) -> HTMLResponse:
     return render(request, "error.html", 503, title=N_("The library is not ready yet"),
                   message=N_("No search index has been built yet, so there is nothing to search. An administrator "
                              "can build one with the command pioc-search ingest; please try again later."))
+
+
+def store_unavailable(request: Request) -> HTMLResponse:
+    response = render(request, "error.html", 503, store_down=True, title=N_("The library is temporarily unavailable"),
+                      message=N_("The search index cannot be reached at the moment. Please try again in a minute."))
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def not_found(request: Request, searcher: Searcher, title: str, message: str) -> HTMLResponse:
@@ -355,6 +385,8 @@ def search_page(request: Request) -> HTMLResponse:
         result = searcher.search(query.q, k=query.k, mode=query.mode,  # type: ignore[arg-type]
                                  filters=query.filters())
         facet_views, years = facets(searcher, query, result)
+    except (StoreUnavailable, VersionGone):
+        raise
     except Exception:  # noqa: BLE001 - show a page, never a stack trace
         log.exception("search failed for %r", query)
         return render(request, "search.html", 500, searcher, query=query, examples=EXAMPLES,

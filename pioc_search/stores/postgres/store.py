@@ -155,6 +155,10 @@ class PostgresStore:
     def writer(self, dimension: int, base: PostgresVersion | None = None) -> PostgresWriter:
         return PostgresWriter(self, dimension, base)
 
+    def can_extend(self, base: PostgresVersion) -> bool:
+        """Every version has the current tables (migrations upgrade old ones in place)."""
+        return True
+
     def publish(self, name: str) -> None:
         with self.connection() as conn, conn.transaction():
             row = conn.execute("SELECT id, state FROM versions WHERE name = %s FOR UPDATE", (name,)).fetchone()
@@ -270,6 +274,8 @@ def _verify(conn: psycopg.Connection, version_id: int) -> None:
 
 class PostgresVersion:
     """One finished version, read through the store's pool."""
+
+    lexical_engine = "postgresql"  # tsvector/GIN, ts_rank_cd
 
     def __init__(self, store: PostgresStore, name: str) -> None:
         self.store = store

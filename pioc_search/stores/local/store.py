@@ -1,4 +1,5 @@
-"""Index versions on disk: indexes/<version>/{meta.sqlite, vectors.faiss, lexical/}; CURRENT names the live one.
+"""The local store: index versions on disk, indexes/<version>/{meta.sqlite, vectors.faiss, lexical/};
+CURRENT names the live one. `LocalStore` implements stores.base.Store over a root folder.
 
 A build writes `<version>.building/`, verifies it, renames it into place and then switches
 CURRENT with an atomic rename, so readers see either the old version or the new one, never a mix.
@@ -16,17 +17,25 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
 
 from pioc_search import lexical
-from pioc_search.analysis import analyse
+from pioc_search.analysis import analyse, question_terms
 from pioc_search.models import Document, Passage
+from pioc_search.stores.base import BuildInProgress, VerificationError, VersionGone
+
+if TYPE_CHECKING:
+    from pioc_search.search import Filters
+
+# One question is one small scan: a single thread is faster than two fighting over a tiny job, and
+# concurrent requests already use both cores.
+faiss.omp_set_num_threads(1)
 
 DB_NAME = "meta.sqlite"
 VECTORS_NAME = "vectors.faiss"
@@ -55,14 +64,6 @@ CREATE INDEX passages_embed_hash ON passages (embed_hash);
 """
 # The lexical index (pioc_search.lexical) holds the analysed terms of each passage's text and section
 # and of its document's title; the words as written stay in `passages` for display.
-
-
-class BuildInProgress(Exception):
-    """Another ingest holds the build lock."""
-
-
-class VerificationError(Exception):
-    """A freshly built version is inconsistent and was not published."""
 
 
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
@@ -211,7 +212,7 @@ def all_ids(index: faiss.IndexIDMap2) -> np.ndarray:
     return faiss.vector_to_array(index.id_map).astype(np.int64)
 
 
-class VersionWriter:
+class LocalWriter:
     """Builds a new version, starting from a copy of `base` (incremental) or from empty.
 
     `lexical_engine` applies to a version built from empty; an incremental one keeps its base's.
@@ -272,12 +273,23 @@ class VersionWriter:
         if len(passages):
             self.index.add_with_ids(vectors, np.array([p.id for p in passages], dtype=np.int64))
 
+    def doc_ids_for_paths(self, paths: Sequence[str]) -> list[str]:
+        return doc_id_for_paths(self.conn, paths)
+
+    @property
+    def document_count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+
+    @property
+    def passage_count(self) -> int:
+        return int(self.index.ntotal)
+
     def set_meta(self, values: dict[str, Any]) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                               [(k, json.dumps(v)) for k, v in values.items()])
 
-    def finish(self) -> Path:
-        """Commit, write vectors, verify and move into place (still not live: see `publish`)."""
+    def finish(self) -> str:
+        """Commit, write vectors, verify and move into place (still not live: see `publish`); the name."""
         self.conn.commit()
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         faiss.write_index(self.index, str(self.path / VECTORS_NAME))
@@ -285,9 +297,8 @@ class VersionWriter:
         verify(self.conn, self.index, self.lexical)
         self.conn.close()
         (self.path / UNPUBLISHED).touch()  # until `publish` makes it live
-        final = self.root / self.name
-        os.rename(self.path, final)
-        return final
+        os.rename(self.path, self.root / self.name)
+        return self.name
 
     def abandon(self) -> None:
         self.lexical.abandon()
@@ -329,18 +340,19 @@ def row_to_document(row: sqlite3.Row) -> Document:
     )
 
 
-class IndexVersion:
-    """A published version opened read-only for searching."""
+class LocalVersion:
+    """A published version opened read-only for searching (stores.base.VersionReader)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = path.name
         self.index = faiss.read_index(str(path / VECTORS_NAME))
+        self.dimension = int(self.index.d)
         self._local = threading.local()
         self.meta = {r["key"]: json.loads(r["value"]) for r in self.conn.execute("SELECT key, value FROM meta")}
         self.documents = {r["id"]: row_to_document(r) for r in self.conn.execute("SELECT * FROM documents")}
         self.lexical_engine = lexical.engine(self.meta.get("lexical", lexical.LEGACY)).name
-        self.lexical = lexical.engine(self.lexical_engine).reader(path, lambda: self.conn)
+        self.lexical_index = lexical.engine(self.lexical_engine).reader(path, lambda: self.conn)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -388,3 +400,115 @@ class IndexVersion:
             ):
                 found[row[0]] = self.index.reconstruct(int(row[1]))
         return found
+
+    def vector(self, passage_id: int) -> np.ndarray:
+        try:
+            return self.index.reconstruct(int(passage_id))
+        except RuntimeError:  # FAISS: id not in the index
+            raise KeyError(passage_id) from None
+
+    def dense(self, query: np.ndarray, k: int, allowed_docs: Sequence[str] | None = None,
+              exclude_docs: Sequence[str] = (), filters: Filters | None = None) -> list[tuple[int, float]]:
+        """(passage id, cosine) best first, within `allowed_docs` and the filters, outside `exclude_docs`."""
+        allowed = self._scope(allowed_docs, filters)
+        if allowed is not None and exclude_docs:
+            allowed = [d for d in allowed if d not in set(exclude_docs)]
+        index = self.index
+        if index.ntotal == 0 or k <= 0 or allowed == []:
+            return []
+        selector = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(self._passage_ids(allowed))
+        elif exclude_docs:
+            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._passage_ids(list(exclude_docs))))
+        params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        scores, ids = index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), min(k, index.ntotal),
+                                   params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def _passage_ids(self, doc_ids: Sequence[str]) -> np.ndarray:
+        rows = self.conn.execute(
+            f"SELECT id FROM passages WHERE doc_id IN ({','.join('?' * len(doc_ids))})", list(doc_ids))
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def _scope(self, allowed_docs: Sequence[str] | None, filters: Filters | None) -> list[str] | None:
+        allowed = None if allowed_docs is None else list(allowed_docs)
+        if filters is not None and filters.active:
+            matching = [d.id for d in self.documents.values() if filters.matches(d)]
+            allowed = matching if allowed is None else [d for d in allowed if d in set(matching)]
+        return allowed
+
+    def lexical(self, question: str, k: int, allowed_docs: Sequence[str] | None = None,
+                filters: Filters | None = None, language: str | None = None) -> list[tuple[int, float]]:
+        """(passage id, BM25 score) best first, every analysed question word counted (terms go to the
+        engine as terms, never parsed, so query syntax in a question is inert)."""
+        allowed = self._scope(allowed_docs, filters)
+        if k <= 0 or allowed == []:
+            return []
+        return self.lexical_index.search(question_terms(question, language), k, allowed)
+
+    def doc_freq(self, words: Iterable[str]) -> dict[str, int]:
+        return {w: self.lexical_index.doc_freq(w) for w in dict.fromkeys(words)}
+
+
+class LocalStore:
+    """All versions under one folder; CURRENT names the live one (stores.base.Store).
+
+    `lexical_engine` applies to versions built from empty; `can_extend` tells whether a new
+    version may start from a stored one (same schema and lexical engine).
+    """
+
+    def __init__(self, root: Path, lexical_engine: str = lexical.DEFAULT) -> None:
+        self.root = Path(root)
+        self.lexical_engine = lexical.engine(lexical_engine).name
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r})"
+
+    def live_name(self) -> str | None:
+        path = current_version(self.root)
+        return path.name if path else None
+
+    def live(self) -> LocalVersion | None:
+        name = self.live_name()
+        return self.open(name) if name else None
+
+    def open(self, name: str) -> LocalVersion:
+        path = self.root / name
+        if not (path / DB_NAME).exists() or not (path / VECTORS_NAME).exists():
+            raise VersionGone(f"no version {name} in {self.root}")
+        return LocalVersion(path)
+
+    def writer(self, dimension: int, base: LocalVersion | None = None) -> LocalWriter:
+        return LocalWriter(self.root, dimension, base=base.path if base is not None else None,
+                           lexical_engine=self.lexical_engine)
+
+    def can_extend(self, base: LocalVersion) -> bool:
+        return base.meta.get("schema") == SCHEMA_VERSION and base.meta.get("lexical") == self.lexical_engine
+
+    def publish(self, name: str) -> None:
+        if "." in name or not (self.root / name / DB_NAME).exists():
+            raise ValueError(f"version {name} is not a finished version")
+        publish(self.root, self.root / name)
+
+    def rollback(self) -> str:
+        return rollback(self.root)
+
+    def list_versions(self) -> list[str]:
+        return list_versions(self.root)
+
+    def build_lock(self) -> AbstractContextManager[None]:
+        return build_lock(self.root)
+
+    def remove_unfinished(self) -> list[str]:
+        return remove_unfinished(self.root)
+
+    def verify(self, name: str) -> None:
+        version = self.open(name)
+        verify(version.conn, version.index, version.lexical_index)
+
+    def prune(self, keep: int) -> list[str]:
+        return prune(self.root, keep)
+
+    def close(self) -> None:
+        """Nothing to release: versions hold their own files."""
