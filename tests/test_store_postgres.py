@@ -407,3 +407,73 @@ def test_open_store_picks_postgres_from_the_url(pg_url: str, monkeypatch: pytest
     monkeypatch.setenv("PIOC_DATABASE_URL", "mysql://x")
     with pytest.raises(ValueError, match="postgresql://"):
         open_store(object())
+
+
+def same_index(source: VersionReader, copy: VersionReader, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Documents, passages, vectors and search answers of two versions agree."""
+    assert copy.documents == source.documents and copy.fingerprints() == source.fingerprints()
+    assert copy.passage_count == source.passage_count and copy.meta["model_id"] == source.meta["model_id"]
+    for doc_id in source.documents:
+        rows = [dict(r) for r in source.document_passages(doc_id)]
+        assert [dict(r) for r in copy.document_passages(doc_id)] == rows
+        got = copy.vectors_by_embed_hash(r["embed_hash"] for r in rows)
+        for h, v in source.vectors_by_embed_hash(r["embed_hash"] for r in rows).items():
+            assert np.allclose(got[h], v, atol=1e-3)
+    for item in load_questions()[:8]:
+        query = embedder.encode_query(item["question"])
+        hits, expected = copy.dense(query, 10), source.dense(query, 10)
+        assert np.allclose([s for _, s in hits], [s for _, s in expected], atol=2e-3)  # halfvec near-ties may swap
+        if type(copy) is type(source):  # same engine: the very same answers
+            assert hits == expected and copy.lexical(item["question"], 10) == source.lexical(item["question"], 10)
+
+
+def test_copy_live_moves_an_index_between_databases_without_re_embedding(
+        pg: PostgresStore, loaded: PostgresVersion, pg_server: PgServer, embedder) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from pioc_search.cli import app
+    from pioc_search.stores.transfer import copy_live
+
+    database = pg_server.create_database()
+    target = PostgresStore(pg_server.url(database), connect_timeout=3)
+    try:
+        name = copy_live(pg, target)
+        assert target.live_name() == name and target.remove_unfinished() == []
+        copied = target.live()
+        assert copied is not None and copied.meta["copied_from"] == loaded.name
+        same_index(loaded, copied, embedder)
+        with target.build_lock():  # an ingest running at the target: refused, nothing changed
+            result = CliRunner().invoke(app, ["migrate", "--from", pg.url, "--to", target.url])
+            assert result.exit_code == 3 and "already running" in result.output
+        assert target.list_versions() == [name]
+        result = CliRunner().invoke(app, ["migrate", "--from", pg.url, "--to", target.url])
+        assert result.exit_code == 0, result.output
+        assert f"{len(loaded.documents)} documents, {loaded.passage_count} passages" in result.output
+        assert len(target.list_versions()) == 2 and target.rollback() == name  # the copy is an ordinary version
+        empty = pg_server.create_database()
+        result = CliRunner().invoke(app, ["migrate", "--from", pg_server.url(empty), "--to", target.url])
+        assert result.exit_code == 2 and "no live index version" in result.output
+        pg_server.drop_database(empty)
+    finally:
+        target.close()
+        pg_server.drop_database(database)
+
+
+def test_migrate_between_the_local_store_and_postgres(sample_index: BuiltIndex, pg: PostgresStore,  # type: ignore[no-untyped-def]
+                                                      tmp_path, embedder) -> None:
+    """Local index directory → PostgreSQL → another local directory, all through open_store."""
+    pytest.importorskip("pioc_search.stores.local", reason="needs LocalStore (storewire's branch)")
+    from pioc_search.settings import Settings
+    from pioc_search.stores.transfer import copy_live, store_at
+
+    settings = Settings.from_env()
+    source = store_at(str(sample_index.root), settings)
+    back = store_at(str(tmp_path / "back"), settings)
+    try:
+        copy_live(source, pg)
+        copy_live(pg, back)
+        for copy in (pg.live(), back.live()):
+            same_index(source.live(), copy, embedder)  # type: ignore[arg-type]
+    finally:
+        source.close()
+        back.close()
