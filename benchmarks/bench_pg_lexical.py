@@ -4,7 +4,8 @@
 
 Each SciFact abstract (title + text) is one passage. Rankings compared, all over the same corpus:
   tantivy          the local store's engine: analysis.py terms, BM25
-  pg analysed BM25 the PostgreSQL store as shipped: analysis.py terms in a weighted tsvector, BM25 in SQL
+  pg BM25 cand<=N   the PostgreSQL store as shipped: analysis.py terms in a weighted tsvector, BM25 in SQL,
+                   candidates from the rarest terms matching at most N passages (store.CANDIDATE_LIMIT)
   pg analysed cd   the same tsvector ranked by ts_rank_cd over the OR of the terms (no idf)
   pg snowball cd   PostgreSQL's own 'english' Snowball config + unaccent, ts_rank_cd (the store before)
 Uses PIOC_DATABASE_URL's server (a scratch database, dropped) or an embedded PostgreSQL 18.
@@ -30,6 +31,7 @@ from pioc_search.lexical import engine  # noqa: E402
 from pioc_search.lexical.base import LexicalRow  # noqa: E402
 from pioc_search.models import Document, Passage  # noqa: E402
 from pioc_search.stores.postgres import PostgresStore  # noqa: E402
+from pioc_search.stores.postgres import store as pg_store  # noqa: E402
 
 FOLDER = ROOT.parent / "shared" / "evaldata" / "scifact"
 
@@ -71,6 +73,8 @@ def tantivy_index(docs: list[dict], folder: Path):  # type: ignore[no-untyped-de
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--docs", type=int, default=5183)
+    parser.add_argument("--limits", type=lambda v: [int(x) for x in v.split(",")], default=[10**9, 2000, 500],
+                        help="CANDIDATE_LIMIT values to compare")
     args = parser.parse_args()
     docs, queries, qrels = load(args.docs)
     ids = [d["_id"] for d in docs]
@@ -97,9 +101,15 @@ def main() -> None:
 
         analysed_or = ("(SELECT coalesce(string_agg(quote_literal(t), ' | '), '')::tsquery"
                        " FROM unnest(%s::text[]) t)")
+        def bm25(limit: int):  # type: ignore[no-untyped-def]
+            def run(question: str) -> list[int]:
+                pg_store.CANDIDATE_LIMIT = limit
+                return [p for p, _ in live.lexical(question, 10, language="en")]
+            return run
+
         rankers = {
             "tantivy (local)": lambda q: [p for p, _ in tantivy.search(question_terms(q, "en"), 10)],
-            "pg analysed BM25": lambda q: [p for p, _ in live.lexical(q, 10, language="en")],
+            **{f"pg BM25 cand<={limit}": bm25(limit) for limit in args.limits},
             "pg analysed cd": lambda q, f=cd("tsv", analysed_or): f(question_terms(q, "en")),
             "pg snowball cd": cd("snow", "(SELECT replace(plainto_tsquery('english', pioc_unaccent(%s))::text,"
                                          " ' & ', ' | ')::tsquery)"),

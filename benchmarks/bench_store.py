@@ -221,7 +221,8 @@ def http_throughput(url: str, processes: int, questions: list[str], seconds: flo
     for n in range(processes):
         port = 8700 + n
         env = {**os.environ, "PIOC_DATABASE_URL": url}
-        procs.append(subprocess.Popen([sys.executable, "-m", "pioc_search.cli", "serve", "--port", str(port)],
+        procs.append(subprocess.Popen([sys.executable, "-c", "from pioc_search.cli import app; app()", "serve",
+                                       "--port", str(port)],
                                       cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         ports.append(port)
     try:

@@ -397,6 +397,95 @@ def test_database_outage_is_store_unavailable_and_recovers(pg_server: PgServer, 
         store.close()
 
 
+def test_readers_get_store_unavailable_quickly_during_a_restart_and_recover(
+        pg_server: PgServer, pg: PostgresStore, loaded: PostgresVersion, embedder) -> None:  # type: ignore[no-untyped-def]
+    """A reader loop across a server restart: every call answers or fails with StoreUnavailable
+    within the connect timeout; answers come back by themselves once the server is up."""
+    query = embedder.encode_query("street lighting and robbery in Cali")
+    expected = loaded.dense(query, 5)
+    outcomes: list[tuple[float, float, str]] = []  # (started, seconds, outcome)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                live = pg.live()
+                assert live is not None and live.dense(query, 5) == expected and live.lexical("robbery", 5)
+                outcomes.append((started, time.monotonic() - started, "ok"))
+            except StoreUnavailable:
+                outcomes.append((started, time.monotonic() - started, "unavailable"))
+                time.sleep(0.1)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                outcomes.append((started, time.monotonic() - started, repr(exc)))
+                return
+
+    reader = threading.Thread(target=loop)
+    reader.start()
+    try:
+        wait_for(lambda: any(o == "ok" for _, _, o in outcomes))
+        pg_server.stop()
+        wait_for(lambda: any(o == "unavailable" for _, _, o in outcomes))
+        time.sleep(2)  # the database stays away for a while
+    finally:
+        pg_server.start()
+    restarted = time.monotonic()
+    wait_for(lambda: any(o == "ok" and t > restarted for t, _, o in outcomes), timeout=30)
+    stop.set()
+    reader.join()
+    assert {o for _, _, o in outcomes} == {"ok", "unavailable"}, outcomes[-3:]
+    assert max(seconds for _, seconds, _ in outcomes) < pg.connect_timeout + 5  # never hangs
+
+
+def test_a_build_that_loses_the_database_leaves_live_serving_and_is_cleaned_up(
+        pg_server: PgServer, pg: PostgresStore, loaded: PostgresVersion) -> None:
+    doc = next(iter(loaded.documents.values()))
+    rows = loaded.document_passages(doc.id)
+    with pg.build_lock():
+        writer = pg.writer(loaded.dimension, base=loaded)
+        writer.remove_documents([doc.id])
+        pg_server.stop()
+        try:
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                writer.add_document(doc, "f", [], [], np.zeros((0, loaded.dimension), dtype=np.float32))
+            with pytest.raises(StoreUnavailable):
+                writer.finish()  # gives up the version (abandon) without hanging or another error
+            assert time.monotonic() - started < pg.connect_timeout + 5
+        finally:
+            pg_server.start()
+    assert wait_for(lambda: _answers(pg.live_name)) == loaded.name  # the live version still serves
+    live = pg.live()
+    assert live is not None and len(live.document_passages(doc.id)) == len(rows)
+    with pg.build_lock():
+        assert pg.remove_unfinished() == [writer.name]  # the next build cleans up
+    assert pg.list_versions() == [loaded.name]
+    with pg.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE tablename ~ %s",
+                            (f"_v{writer.id}$",)).fetchone()[0] == 0
+
+
+def test_a_query_running_too_long_is_store_unavailable(pg_url: str) -> None:
+    store = PostgresStore(pg_url, statement_timeout=0.5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="statement timeout"):
+            with store.connection() as conn:
+                conn.execute("SELECT pg_sleep(5)")
+        assert time.monotonic() - started < 4
+        assert store.live_name() is None  # the pool goes on serving
+    finally:
+        store.close()
+
+
+def _answers(call):  # type: ignore[no-untyped-def]
+    """`call()`, or None while the store is unavailable."""
+    try:
+        return call()
+    except StoreUnavailable:
+        return None
+
+
 def test_open_store_picks_postgres_from_the_url(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIOC_DATABASE_URL", pg_url)
     store = open_store(object())

@@ -26,7 +26,9 @@ def open_store(settings: Any) -> Store:
 
         timeout = float(getattr(settings, "database_timeout", None) or os.environ.get("PIOC_DATABASE_TIMEOUT", 5))
         pool = int(getattr(settings, "database_pool_size", None) or os.environ.get("PIOC_DATABASE_POOL_SIZE", 8))
-        return PostgresStore(url, connect_timeout=timeout, pool_size=pool)
+        statement = float(getattr(settings, "database_statement_timeout", None)
+                          or os.environ.get("PIOC_DATABASE_STATEMENT_TIMEOUT", 30))
+        return PostgresStore(url, connect_timeout=timeout, pool_size=pool, statement_timeout=statement)
     if url:
         raise ValueError(f"PIOC_DATABASE_URL must start with postgresql:// (got {url.split(':', 1)[0]}:...)")
     # TODO(lead): move pioc_search/store.py into stores/local/ behind the same interface and return it here.

@@ -45,6 +45,10 @@ FIELD_WEIGHTS = (1.0, 1.0, 1.5, 2.0)  # tf weight of a term in D (text), C (unus
 TF_SCALE = 2.0  # ts_rank_cd takes weights ≤ 1: FIELD_WEIGHTS / TF_SCALE, its result × TF_SCALE
 MAX_POSITIONS, MAX_LEXEME_BYTES = 255, 2000  # PostgreSQL keeps 256 positions per lexeme, lexemes < 2 KB
 BM25_K1, BM25_B = 1.2, 0.75  # tf saturation and length normalisation (tantivy's defaults)
+STATEMENT_TIMEOUT = 30.0  # seconds a reader's query may run (builds on their own connections: unlimited)
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+              "tcp_user_timeout": 30_000}  # a silent network (no RST) fails a call within about 30 s
+RECONNECT_FOREVER = 10 * 365 * 24 * 3600.0  # the pool keeps trying to reconnect for as long as the outage lasts
 EF_SEARCH = 100  # HNSW candidate list; iterative scan goes on past it when filters reject rows
 DOC_COLUMNS = ("id", "path", "sha256", "fingerprint", "title", "doc_type", "cities", "themes", "date", "year",
                "language", "source_url", "media_type", "pages", "passages")
@@ -105,18 +109,25 @@ def _unit(vector: Any) -> np.ndarray:
 class PostgresStore:
     """All index versions in one PostgreSQL database (see the module docstring for the layout)."""
 
-    def __init__(self, url: str, *, connect_timeout: float = 5.0, pool_size: int = 8) -> None:
+    def __init__(self, url: str, *, connect_timeout: float = 5.0, pool_size: int = 8,
+                 statement_timeout: float = STATEMENT_TIMEOUT) -> None:
+        """Fails with StoreUnavailable within about `connect_timeout` seconds when the database is away.
+
+        Every pooled call is bounded: waiting for a connection by `connect_timeout`, a query by
+        `statement_timeout` (server side) and a silent network by TCP keepalives (client side)."""
         self.url = url
         self.connect_timeout = connect_timeout
-        self._connect_args = {"connect_timeout": max(2, round(connect_timeout))}
+        self._connect_args = {"connect_timeout": max(2, round(connect_timeout)), **KEEPALIVES}
         with _guard():
             with psycopg.connect(url, autocommit=True, **self._connect_args) as conn:
                 applied = migrate(conn)
             if applied:
                 log.info("database schema upgraded: %s", ", ".join(applied))
+            reader_options = f"-c statement_timeout={round(statement_timeout * 1000)}"
             self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, timeout=connect_timeout,
-                                       kwargs={"autocommit": True, **self._connect_args}, configure=_configure,
-                                       check=ConnectionPool.check_connection, open=False, name="pioc-search")
+                                       kwargs={"autocommit": True, "options": reader_options, **self._connect_args},
+                                       configure=_configure, check=ConnectionPool.check_connection, open=False,
+                                       name="pioc-search", reconnect_timeout=RECONNECT_FOREVER)
             try:
                 self.pool.open(wait=True, timeout=connect_timeout)
             except BaseException:
@@ -133,7 +144,7 @@ class PostgresStore:
     def dedicated_connection(self) -> psycopg.Connection:
         """A connection of its own (build lock, writer): it lives exactly as long as its holder."""
         with _guard():
-            conn = psycopg.connect(self.url, autocommit=True, **self._connect_args)
+            conn = psycopg.connect(self.url, autocommit=True, options="-c statement_timeout=0", **self._connect_args)
             register_vector(conn)
             return conn
 
@@ -200,9 +211,10 @@ class PostgresStore:
             try:
                 yield
             finally:
-                if not conn.closed:
-                    with _guard():
-                        conn.execute("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK,))
+                try:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK,))
+                except psycopg.Error:  # connection lost: the server released the lock with the session
+                    pass
         finally:
             conn.close()
 
@@ -422,9 +434,8 @@ class PostgresVersion:
         n = max(self.passage_count, 1)
         terms = sorted(counts)
         query_sql = sql.SQL(
-            "SELECT p.id, (SELECT sum(t.idf * t.tf * %(k1p)s / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * p.nterms / %(avgdl)s)))"
-            "  FROM (SELECT q.idf, %(scale)s * ts_rank_cd(%(weights)s::float4[], p.tsv, q.query, 0) AS tf"
-            "   FROM unnest(%(queries)s::text[]::tsquery[], %(idfs)s::float8[]) AS q(query, idf)) t) AS score"
+            "SELECT p.id, pioc_bm25(p.tsv, %(queries)s::text[]::tsquery[], %(idfs)s::float8[], %(weights)s::float4[],"
+            " %(scale)s, %(k1)s, 1 - %(b)s + %(b)s * p.nterms / %(avgdl)s) AS score"
             " FROM {passages} p WHERE p.tsv @@ %(any)s::tsquery"
             " AND (%(allowed)s::text[] IS NULL OR p.doc_id = ANY(%(allowed)s))"
             " ORDER BY score DESC, p.id LIMIT %(k)s").format(**self.t)
@@ -432,7 +443,7 @@ class PostgresVersion:
                   "idfs": [math.log(1 + (n - counts[t] + 0.5) / (counts[t] + 0.5)) for t in terms],
                   "any": " | ".join(_quoted(t) for t in candidates), "allowed": allowed, "k": k,
                   "weights": [w / TF_SCALE for w in FIELD_WEIGHTS], "scale": TF_SCALE,
-                  "k1": BM25_K1, "k1p": BM25_K1 + 1, "b": BM25_B, "avgdl": self._avgdl()}
+                  "k1": BM25_K1, "b": BM25_B, "avgdl": self._avgdl()}
         return [(int(r["id"]), float(r["score"])) for r in self._rows(query_sql, params)]
 
     def doc_freq(self, words: Iterable[str]) -> dict[str, int]:
