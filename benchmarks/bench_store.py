@@ -193,7 +193,10 @@ def recall_sweep(url: str, reader: Any, queries: list[tuple[str, np.ndarray]], e
     from psycopg import sql
 
     table = reader.t["passages"]
+    from pgvector.psycopg import register_vector
+
     with psycopg.connect(url, autocommit=True) as conn:
+        register_vector(conn)
         conn.execute("SET hnsw.iterative_scan = relaxed_order")
         truth = []
         for _, v in queries:
