@@ -49,7 +49,9 @@ BM25_K1, BM25_B = 1.2, 0.75  # tf saturation and length normalisation (tantivy's
 STATEMENT_TIMEOUT = 30.0  # seconds a reader's query may run (builds on their own connections: unlimited)
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
               "tcp_user_timeout": 30_000}  # a silent network (no RST) fails a call within about 30 s
-RECONNECT_FOREVER = 10 * 365 * 24 * 3600.0  # the pool keeps trying to reconnect for as long as the outage lasts
+# The pool retries a failed connection with doubling delays, then gives up and lets the next request
+# start afresh: giving up soon keeps the delays short, so the pool is back within seconds of the server.
+RECONNECT_TIMEOUT = 10.0
 EF_SEARCH = 100  # HNSW candidate list; iterative scan goes on past it when filters reject rows
 DOC_COLUMNS = ("id", "path", "sha256", "fingerprint", "title", "doc_type", "cities", "themes", "date", "year",
                "language", "source_url", "media_type", "pages", "passages")
@@ -128,7 +130,7 @@ class PostgresStore:
             self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, timeout=connect_timeout,
                                        kwargs={"autocommit": True, "options": reader_options, **self._connect_args},
                                        configure=_configure, check=ConnectionPool.check_connection, open=False,
-                                       name="pioc-search", reconnect_timeout=RECONNECT_FOREVER)
+                                       name="pioc-search", reconnect_timeout=RECONNECT_TIMEOUT)
             try:
                 self.pool.open(wait=True, timeout=connect_timeout)
             except BaseException:
