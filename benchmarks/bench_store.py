@@ -5,8 +5,9 @@
 
 Data: N synthetic passages made from the sample corpus, indexed once into DIR/sample (real model
 vectors). Passage i copies the text of sample passage i mod n with three words replaced by random
-corpus words, and its vector is that passage's vector plus Gaussian noise (norm 0.5, so cosine ≈ 0.9
-to its source), normalised: clustered like real embeddings, not uniform random. Queries are the
+corpus words, and its vector is that passage's vector plus a random share (0-0.7) of another sample
+passage's vector plus Gaussian noise (norm 0.4), normalised: clustered around real embeddings like a
+real corpus, not uniform random, and without the exact ties of plain noisy copies. Queries are the
 sample questions' real query vectors plus smaller noise (norm 0.2). 50 passages per document, 40
 cities, years 2015-2024, a fifth of the documents Spanish.
 
@@ -46,6 +47,7 @@ from pioc_search.stores import open_store  # noqa: E402
 from pioc_search.stores.base import Store  # noqa: E402
 
 PER_DOC = 50
+DATA = 2  # bump when synthetic_documents changes: cached versions of another DATA are rebuilt
 CANDIDATES = 50  # as search.py's depth for the first page
 
 
@@ -131,7 +133,8 @@ def synthetic_documents(size: int, rows: list[dict[str, Any]], vectors: np.ndarr
             for _ in range(3):
                 text[rand.randrange(len(text))] = rand.choice(vocab)
             passages.append(Passage(d * PER_DOC + i, doc.id, i, " ".join(text), rows[src]["section"], None, None))
-        yield doc, passages, [f"h{p.id}" for p in passages], noisy(vectors[picks], 0.5, rng)
+        blend = vectors[rng.integers(0, len(rows), PER_DOC)] * rng.uniform(0, 0.7, (PER_DOC, 1))
+        yield doc, passages, [f"h{p.id}" for p in passages], noisy(vectors[picks] + blend, 0.4, rng)
 
 
 def fill(store: Store, size: int, rows: list[dict[str, Any]], vectors: np.ndarray) -> dict[str, float]:
@@ -140,7 +143,7 @@ def fill(store: Store, size: int, rows: list[dict[str, Any]], vectors: np.ndarra
     writer = store.writer(vectors.shape[1])
     for doc, passages, hashes, vecs in synthetic_documents(size, rows, vectors):
         writer.add_document(doc, "f", passages, hashes, vecs)
-    writer.set_meta({"model_id": "synthetic", "synthetic_size": size})
+    writer.set_meta({"model_id": "synthetic", "synthetic_size": size, "synthetic_data": DATA})
     written = time.perf_counter()
     name = writer.finish()
     finished = time.perf_counter()
@@ -300,7 +303,7 @@ def main() -> None:
             print(f"\n{'passages':>8} {'store':<9} {'build step':<20} {'seconds':>8}  passages/s")
             for kind, (store, _) in stores.items():
                 live = store.live()
-                if live is None or live.meta.get("synthetic_size") != size:
+                if live is None or (live.meta.get("synthetic_size"), live.meta.get("synthetic_data")) != (size, DATA):
                     took = fill(store, size, rows, vectors)
                     for step, seconds in took.items():
                         print(f"{size:>8} {kind:<9} {step:<20} {seconds:8.1f}")
