@@ -52,7 +52,8 @@ KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, 
 # The pool retries a failed connection with doubling delays, then gives up and lets the next request
 # start afresh: giving up soon keeps the delays short, so the pool is back within seconds of the server.
 RECONNECT_TIMEOUT = 10.0
-EF_SEARCH = 200  # HNSW candidate list (recall@10 0.97 at 100k, bench_store.py); iterative scan goes on past it when filters reject rows
+EF_SEARCH = 200  # HNSW candidate list: recall@10 0.973 at 100k (bench_store.py); iterative scan
+# goes on past it when filters reject rows
 DOC_COLUMNS = ("id", "path", "sha256", "fingerprint", "title", "doc_type", "cities", "themes", "date", "year",
                "language", "source_url", "media_type", "pages", "passages")
 PASSAGE_COLUMNS = "id, doc_id, ordinal, text, section, page_start, page_end, embed_hash"
