@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -68,6 +69,8 @@ def server_url(pgdata: Path | None = None) -> Iterator[str]:
         yield server.get_uri()
     finally:
         server.cleanup()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextmanager
