@@ -319,3 +319,39 @@ def _print_wide(table: Table) -> None:
     """Print a table at its natural width, never squeezed or cropped to the terminal's."""
     width = Measurement.get(console, console.options.update_width(10_000), table).maximum
     Console(file=console.file, width=max(width, console.width), soft_wrap=True).print(table)
+
+
+
+@app.command()
+def migrate(
+    source: Annotated[str, typer.Option("--from", help="Index directory or postgresql:// URL to copy from.")],
+    target: Annotated[str, typer.Option("--to", help="Index directory or postgresql:// URL to copy into.")],
+) -> None:
+    """Copy the live index version from one store to another (no re-embedding) and make it live there."""
+    from pioc_search.stores.base import BuildInProgress, StoreUnavailable, VerificationError
+    from pioc_search.stores.transfer import copy_live, store_at
+
+    settings = _settings()
+    opened = []
+    try:
+        opened.append(store_at(source, settings))
+        opened.append(store_at(target, settings))
+        with Progress(TextColumn("copying documents"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("copy", total=None)
+            name = copy_live(*opened, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        live = opened[1].open(name)
+        console.print(f"copied {len(live.documents)} documents, {live.passage_count} passages; "
+                      f"version {name} is live at the target")
+    except BuildInProgress as error:
+        err.print(f"error: {error}")
+        raise typer.Exit(EXIT_BUSY) from error
+    except StoreUnavailable as error:
+        err.print(f"error: {error}")
+        raise typer.Exit(EXIT_ENVIRONMENT) from error
+    except (VerificationError, ValueError, NotImplementedError) as error:
+        err.print(f"error: {error}")
+        raise typer.Exit(EXIT_REFUSED if isinstance(error, VerificationError) else EXIT_USAGE) from error
+    finally:
+        for store_ in opened:
+            store_.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from pioc_search.analysis import analyse, question_terms
 from pioc_search.models import Document, Passage
 from pioc_search.stores.base import (
     BuildInProgress, StoreUnavailable, VerificationError, VersionGone,
@@ -38,14 +40,23 @@ log = logging.getLogger(__name__)
 
 BUILD_LOCK = 0x70696F63_0002  # advisory-lock key held for a whole build
 EXACT_LIMIT = 10_000  # at most this many passages (after filters) are searched exactly, without HNSW
-COMMON_TERM_SHARE, COMMON_TERM_FLOOR = 0.05, 1000  # as search.py: words in more passages are skipped
-EF_SEARCH = 100  # HNSW candidate list; iterative scan goes on past it when filters reject rows
+CANDIDATE_LIMIT = 1000  # lexical: candidates come from the rarest terms matching at most this many passages
+# (SciFact, bench_pg_lexical.py: 500 and 2000 lose no nDCG@10 against no limit; latency is about linear in it)
+FIELD_WEIGHTS = (1.0, 1.0, 1.5, 2.0)  # tf weight of a term in D (text), C (unused), B (section), A (title)
+TF_SCALE = 2.0  # ts_rank_cd takes weights ≤ 1: FIELD_WEIGHTS / TF_SCALE, its result × TF_SCALE
+MAX_POSITIONS, MAX_LEXEME_BYTES = 255, 2000  # PostgreSQL keeps 256 positions per lexeme, lexemes < 2 KB
+BM25_K1, BM25_B = 1.2, 0.75  # tf saturation and length normalisation (tantivy's defaults)
+STATEMENT_TIMEOUT = 30.0  # seconds a reader's query may run (builds on their own connections: unlimited)
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+              "tcp_user_timeout": 30_000}  # a silent network (no RST) fails a call within about 30 s
+# The pool retries a failed connection with doubling delays, then gives up and lets the next request
+# start afresh: giving up soon keeps the delays short, so the pool is back within seconds of the server.
+RECONNECT_TIMEOUT = 10.0
+EF_SEARCH = 200  # HNSW candidate list: recall@10 0.973 at 100k (bench_store.py); iterative scan
+# goes on past it when filters reject rows
 DOC_COLUMNS = ("id", "path", "sha256", "fingerprint", "title", "doc_type", "cities", "themes", "date", "year",
                "language", "source_url", "media_type", "pages", "passages")
 PASSAGE_COLUMNS = "id, doc_id, ordinal, text, section, page_start, page_end, embed_hash"
-WEIGHTED_TSV = """setweight(to_tsvector(pioc_ts_config({lang}), pioc_unaccent({title})), 'A')
-    || setweight(to_tsvector(pioc_ts_config({lang}), pioc_unaccent({section})), 'B')
-    || setweight(to_tsvector(pioc_ts_config({lang}), pioc_unaccent({text})), 'C')"""
 
 TABLES_DDL = """
 CREATE TABLE {documents} (
@@ -58,7 +69,7 @@ CREATE TABLE {passages} (
     id bigint PRIMARY KEY, doc_id text NOT NULL REFERENCES {documents} (id) ON DELETE CASCADE,
     ordinal integer NOT NULL, text text NOT NULL, section text NOT NULL,
     page_start integer, page_end integer, embed_hash text NOT NULL,
-    embedding halfvec({dimension}) NOT NULL, tsv tsvector NOT NULL
+    embedding halfvec({dimension}) NOT NULL, tsv tsvector NOT NULL, nterms integer NOT NULL
 );
 """
 INDEX_DDL = """
@@ -102,18 +113,25 @@ def _unit(vector: Any) -> np.ndarray:
 class PostgresStore:
     """All index versions in one PostgreSQL database (see the module docstring for the layout)."""
 
-    def __init__(self, url: str, *, connect_timeout: float = 5.0, pool_size: int = 8) -> None:
+    def __init__(self, url: str, *, connect_timeout: float = 5.0, pool_size: int = 8,
+                 statement_timeout: float = STATEMENT_TIMEOUT) -> None:
+        """Fails with StoreUnavailable within about `connect_timeout` seconds when the database is away.
+
+        Every pooled call is bounded: waiting for a connection by `connect_timeout`, a query by
+        `statement_timeout` (server side) and a silent network by TCP keepalives (client side)."""
         self.url = url
         self.connect_timeout = connect_timeout
-        self._connect_args = {"connect_timeout": max(2, round(connect_timeout))}
+        self._connect_args = {"connect_timeout": max(2, round(connect_timeout)), **KEEPALIVES}
         with _guard():
             with psycopg.connect(url, autocommit=True, **self._connect_args) as conn:
                 applied = migrate(conn)
             if applied:
                 log.info("database schema upgraded: %s", ", ".join(applied))
+            reader_options = f"-c statement_timeout={round(statement_timeout * 1000)}"
             self.pool = ConnectionPool(url, min_size=1, max_size=pool_size, timeout=connect_timeout,
-                                       kwargs={"autocommit": True, **self._connect_args}, configure=_configure,
-                                       check=ConnectionPool.check_connection, open=False, name="pioc-search")
+                                       kwargs={"autocommit": True, "options": reader_options, **self._connect_args},
+                                       configure=_configure, check=ConnectionPool.check_connection, open=False,
+                                       name="pioc-search", reconnect_timeout=RECONNECT_TIMEOUT)
             try:
                 self.pool.open(wait=True, timeout=connect_timeout)
             except BaseException:
@@ -130,7 +148,7 @@ class PostgresStore:
     def dedicated_connection(self) -> psycopg.Connection:
         """A connection of its own (build lock, writer): it lives exactly as long as its holder."""
         with _guard():
-            conn = psycopg.connect(self.url, autocommit=True, **self._connect_args)
+            conn = psycopg.connect(self.url, autocommit=True, options="-c statement_timeout=0", **self._connect_args)
             register_vector(conn)
             return conn
 
@@ -201,9 +219,10 @@ class PostgresStore:
             try:
                 yield
             finally:
-                if not conn.closed:
-                    with _guard():
-                        conn.execute("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK,))
+                try:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK,))
+                except psycopg.Error:  # connection lost: the server released the lock with the session
+                    pass
         finally:
             conn.close()
 
@@ -290,7 +309,7 @@ class PostgresVersion:
             rows = cur.execute(sql.SQL("SELECT * FROM {documents}").format(**self.t)).fetchall()
         self.documents = {r["id"]: _document(r) for r in rows}
         self._counts = {r["id"]: r["passages"] for r in rows}
-        self._configs = sorted({r["language"] for r in rows})
+        self._mean_length: float | None = None
 
     def _rows(self, query: sql.Composable, params: Any = ()) -> list[dict[str, Any]]:
         with self.store.connection() as conn:
@@ -393,51 +412,89 @@ class PostgresVersion:
         ).format(where=sql.SQL(" AND ").join(where), order=order, **self.t)
         return [(int(r["id"]), float(r["cosine"])) for r in self._rows(query_sql, params)]
 
-    def _query_configs(self, language: str | None) -> sql.Composable:
-        if language:
-            return sql.SQL("ARRAY[pioc_ts_config(%(language)s)]")
-        return sql.SQL("ARRAY(SELECT DISTINCT pioc_ts_config(l) FROM unnest(%(languages)s::text[]) l)")
+    def _avgdl(self) -> float:
+        """Mean passage length in terms (BM25's length normalisation), read once."""
+        if self._mean_length is None:
+            rows = self._rows(sql.SQL("SELECT avg(nterms)::float8 AS n FROM {passages}").format(**self.t))
+            self._mean_length = float(rows[0]["n"] or 1.0)
+        return self._mean_length
+
+    def _term_counts(self, terms: Sequence[str]) -> dict[str, int]:
+        rows = self._rows(sql.SQL("SELECT lexeme, ndoc FROM {lexemes} WHERE lexeme = ANY(%s)").format(**self.t),
+                          (list(terms),))
+        return {r["lexeme"]: int(r["ndoc"]) for r in rows}
 
     def lexical(self, question: str, k: int, allowed_docs: Sequence[str] | None = None,
                 filters: Filters | None = None, language: str | None = None) -> list[tuple[int, float]]:
-        """Any of the question's words, stemmed with the question's language (or with every
-        language of the version when it is unknown), ranked by ts_rank_cd (title > section > text).
+        """BM25 over the question's terms, analysed as the local engine does (analysis.question_terms:
+        its language, or all five network languages when undetermined), OR-ed, no word dropped.
 
-        As in the local store, words in very many passages are left out (they weigh little and
-        cost much) unless nothing else is left; then the two rarest stay."""
+        Computed in SQL: idf from the version's term counts, tf from ts_rank_cd of each single term
+        (which sums the field weights of its positions: title counts 2, section 1.5, text 1), length
+        normalisation from the passage's term count. Candidates come from the GIN index; when the
+        question's terms together match more than CANDIDATE_LIMIT passages, only passages holding
+        one of its rarer terms are candidates (every term still adds to their score)."""
         allowed = self._scope(allowed_docs, filters)
         if k <= 0 or allowed == [] or not question.strip():
             return []
-        params: dict[str, Any] = {"question": question, "language": language, "languages": self._configs,
-                                  "k": k, "allowed": allowed,
-                                  "common": max(COMMON_TERM_SHARE * self.passage_count, COMMON_TERM_FLOOR)}
+        counts = self._term_counts(question_terms(question, language))
+        if not counts:
+            return []
+        candidates = candidate_terms(counts, CANDIDATE_LIMIT)
+        n = max(self.passage_count, 1)
+        terms = sorted(counts)
         query_sql = sql.SQL(
-            "WITH words AS (SELECT DISTINCT replace(lex, '\\', '') AS lexeme FROM unnest({configs}) cfg,"
-            " unnest(tsvector_to_array(to_tsvector(cfg, pioc_unaccent(%(question)s)))) lex),"
-            " counted AS (SELECT w.lexeme, l.ndoc FROM words w JOIN {lexemes} l USING (lexeme)),"
-            " chosen AS (SELECT lexeme FROM counted WHERE ndoc <= %(common)s UNION ALL"
-            "  SELECT lexeme FROM (SELECT lexeme FROM counted ORDER BY ndoc, lexeme LIMIT 2) rare"
-            "  WHERE NOT EXISTS (SELECT 1 FROM counted WHERE ndoc <= %(common)s)),"
-            " q AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS query FROM chosen)"
-            " SELECT p.id, ts_rank_cd(p.tsv, q.query) AS score FROM {passages} p, q"
-            " WHERE p.tsv @@ q.query AND (%(allowed)s::text[] IS NULL OR p.doc_id = ANY(%(allowed)s))"
-            " ORDER BY score DESC, p.id LIMIT %(k)s"
-        ).format(configs=self._query_configs(language), **self.t)
+            "SELECT p.id, pioc_bm25(p.tsv, %(queries)s::text[]::tsquery[], %(idfs)s::float8[], %(weights)s::float4[],"
+            " %(scale)s, %(k1)s, 1 - %(b)s + %(b)s * p.nterms / %(avgdl)s) AS score"
+            " FROM {passages} p WHERE p.tsv @@ %(any)s::tsquery"
+            " AND (%(allowed)s::text[] IS NULL OR p.doc_id = ANY(%(allowed)s))"
+            " ORDER BY score DESC, p.id LIMIT %(k)s").format(**self.t)
+        params = {"queries": [_quoted(t) for t in terms],
+                  "idfs": [math.log(1 + (n - counts[t] + 0.5) / (counts[t] + 0.5)) for t in terms],
+                  "any": " | ".join(_quoted(t) for t in candidates), "allowed": allowed, "k": k,
+                  "weights": [w / TF_SCALE for w in FIELD_WEIGHTS], "scale": TF_SCALE,
+                  "k1": BM25_K1, "b": BM25_B, "avgdl": self._avgdl()}
         return [(int(r["id"]), float(r["score"])) for r in self._rows(query_sql, params)]
 
     def doc_freq(self, words: Iterable[str]) -> dict[str, int]:
-        """Passages containing each word (its most frequent stem over the version's languages)."""
+        """Passages containing each index term (from analysis.question_groups), as the local reader."""
         wanted = list(dict.fromkeys(words))
-        if not wanted:
-            return {}
-        rows = self._rows(sql.SQL(
-            "SELECT w, max(l.ndoc) AS n FROM unnest(%(words)s::text[]) w,"
-            " unnest(ARRAY(SELECT DISTINCT pioc_ts_config(x) FROM unnest(%(languages)s::text[]) x)) cfg,"
-            " unnest(tsvector_to_array(to_tsvector(cfg, pioc_unaccent(w)))) lex"
-            " JOIN {lexemes} l ON l.lexeme = lex GROUP BY w").format(**self.t),
-            {"words": wanted, "languages": self._configs})
-        found = {r["w"]: int(r["n"]) for r in rows}
+        found = self._term_counts(wanted) if wanted else {}
         return {w: found.get(w, 0) for w in wanted}
+
+
+def candidate_terms(counts: dict[str, int], limit: int) -> list[str]:
+    """The rarest terms whose passages add up to at most `limit` (always at least the rarest one)."""
+    chosen, total = [], 0
+    for term in sorted(counts, key=lambda t: (counts[t], t)):
+        if chosen and total + counts[term] > limit:
+            break
+        chosen.append(term)
+        total += counts[term]
+    return chosen
+
+
+def _quoted(term: str) -> str:
+    """A term as a tsvector/tsquery lexeme literal: taken as is, never parsed or stemmed again."""
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_literal(fields: Sequence[tuple[Sequence[str], str]]) -> tuple[str, int]:
+    """The tsvector of analysed terms per field weight ('A' title, 'B' section, 'D' text), and the term count.
+
+    Built here rather than with to_tsvector so PostgreSQL indexes exactly analysis.analyse's terms
+    (its parser would split or re-case some of them); positions run on across the fields."""
+    positions: dict[str, list[str]] = {}
+    position = 0
+    for terms, weight in fields:
+        for term in terms:
+            position += 1
+            if len(term.encode()) > MAX_LEXEME_BYTES:
+                continue
+            seen = positions.setdefault(term, [])
+            if len(seen) < MAX_POSITIONS:
+                seen.append(f"{min(position, 16383)}{weight}")
+    return " ".join(f"{_quoted(t)}:{','.join(p)}" for t, p in positions.items()), position
 
 
 def _document(row: dict[str, Any]) -> Document:
@@ -490,23 +547,26 @@ class PostgresWriter:
                "doc_type": doc.doc_type, "cities": list(doc.cities), "themes": list(doc.themes), "date": doc.date,
                "year": doc.year, "language": doc.language, "source_url": doc.source_url,
                "media_type": doc.media_type, "pages": doc.pages, "passages": len(passages)}
-        tsv = sql.SQL(WEIGHTED_TSV.format(lang="%(language)s", title="%(title)s", section="%(section)s",
-                                          text="%(text)s"))
+        title = analyse(doc.title, doc.language)
+        rows = []
+        for p, h, v in zip(passages, embed_hashes, vectors):
+            tsv, nterms = tsvector_literal([(title, "A"), (analyse(p.section, doc.language), "B"),
+                                            (analyse(p.text, doc.language), "D")])
+            rows.append({"id": p.id, "doc_id": doc.id, "ordinal": p.ordinal, "text": p.text, "section": p.section,
+                         "page_start": p.page_start, "page_end": p.page_end, "embed_hash": h,
+                         "embedding": HalfVector(np.asarray(v, dtype=np.float32)), "tsv": tsv, "nterms": nterms})
         with _guard():
             self.conn.execute(sql.SQL("INSERT INTO {documents} ({columns}) VALUES ({values})").format(
                 columns=sql.SQL(", ").join(map(sql.Identifier, DOC_COLUMNS)),
                 values=sql.SQL(", ").join(sql.Placeholder(c) for c in DOC_COLUMNS), **self.t), row)
-            if not len(passages):
+            if not rows:
                 return
             with self.conn.cursor() as cur:
                 cur.executemany(sql.SQL(
                     "INSERT INTO {passages} (id, doc_id, ordinal, text, section, page_start, page_end, embed_hash,"
-                    " embedding, tsv) VALUES (%(id)s, %(doc_id)s, %(ordinal)s, %(text)s, %(section)s,"
-                    " %(page_start)s, %(page_end)s, %(embed_hash)s, %(embedding)s, {tsv})").format(tsv=tsv, **self.t),
-                    [{"id": p.id, "doc_id": doc.id, "ordinal": p.ordinal, "text": p.text, "section": p.section,
-                      "page_start": p.page_start, "page_end": p.page_end, "embed_hash": h,
-                      "embedding": HalfVector(np.asarray(v, dtype=np.float32)), "language": doc.language,
-                      "title": doc.title} for p, h, v in zip(passages, embed_hashes, vectors)])
+                    " embedding, tsv, nterms) VALUES (%(id)s, %(doc_id)s, %(ordinal)s, %(text)s, %(section)s,"
+                    " %(page_start)s, %(page_end)s, %(embed_hash)s, %(embedding)s, %(tsv)s::tsvector, %(nterms)s)"
+                ).format(**self.t), rows)
 
     def doc_ids_for_paths(self, paths: Sequence[str]) -> list[str]:
         with _guard():
