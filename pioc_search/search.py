@@ -18,6 +18,7 @@ from pioc_search.embedders import Embedder
 from pioc_search.ingest.metadata import detect_language
 from pioc_search.models import Document
 from pioc_search.sentences import sentence_spans
+from pioc_search.stages import stage
 from pioc_search.store import IndexVersion
 
 # One question is one small scan: a single thread is faster than two fighting over a tiny job, and
@@ -132,16 +133,28 @@ class Searcher:
     def search(self, question: str, k: int = 10, offset: int = 0, mode: Mode = "hybrid",
                filters: Filters = Filters()) -> SearchResult:
         started = time.perf_counter()
-        allowed = self._allowed_docs(filters)
+        with stage("filters"):
+            allowed = self._allowed_docs(filters)
         depth = max(CANDIDATES, 2 * (offset + k))
-        language = detect_language(question)  # once: lexical analysis, fusion and answers all need it
-        dense = self.dense(self.embedder.encode_query(question), depth, allowed) if mode != "lexical" else []
-        lexical = self.lexical(question, depth, allowed, language) if mode != "dense" else []
-        ranked = self._rank(mode, dense, lexical, language)
-        hits = self._deduplicated_hits(ranked, offset + k, dense, lexical)[offset:]
-        self._add_answers(question, hits, language)
-        return SearchResult(hits=hits, total=len(ranked), facets=self.facets(ranked),
-                            answer=self._strong_answer(hits, mode) if offset == 0 else None,
+        with stage("language"):
+            language = detect_language(question)  # once: lexical analysis, fusion and answers all need it
+        dense: list[tuple[int, float]] = []
+        if mode != "lexical":
+            with stage("encode"):
+                query = self.embedder.encode_query(question)
+            dense = self.dense(query, depth, allowed)
+        with stage("lexical"):
+            lexical = self.lexical(question, depth, allowed, language) if mode != "dense" else []
+        with stage("fusion"):
+            ranked = self._rank(mode, dense, lexical, language)
+        with stage("duplicates"):
+            hits = self._deduplicated_hits(ranked, offset + k, dense, lexical)[offset:]
+        with stage("answers"):
+            self._add_answers(question, hits, language)
+            answer = self._strong_answer(hits, mode) if offset == 0 else None
+        with stage("facets"):
+            facets = self.facets(ranked)
+        return SearchResult(hits=hits, total=len(ranked), facets=facets, answer=answer,
                             took_ms=(time.perf_counter() - started) * 1000)
 
     def _allowed_docs(self, filters: Filters) -> list[str] | None:
@@ -152,17 +165,11 @@ class Searcher:
     def dense(self, query: np.ndarray, depth: int, allowed_docs: list[str] | None = None,
               exclude_docs: tuple[str, ...] = ()) -> list[tuple[int, float]]:
         """(passage id, cosine) best first, within `allowed_docs` and outside `exclude_docs`."""
-        index = self.version.index
-        if index.ntotal == 0 or allowed_docs == []:
-            return []
-        selector = None
-        if allowed_docs is not None:
-            selector = faiss.IDSelectorBatch(self._passage_ids(allowed_docs))
-        elif exclude_docs:
-            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._passage_ids(list(exclude_docs))))
-        params = faiss.SearchParameters(sel=selector) if selector is not None else None
-        scores, ids = index.search(query.reshape(1, -1), min(depth, index.ntotal), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        with stage("filters"):
+            allowed = self._passage_ids(allowed_docs) if allowed_docs is not None else None
+            excluded = self._passage_ids(list(exclude_docs)) if exclude_docs else None
+        with stage("dense"):
+            return self.version.index.search(query, depth, allowed, excluded)
 
     def lexical(self, question: str, depth: int, allowed_docs: list[str] | None = None,
                 language: str | None = None) -> list[tuple[int, float]]:
@@ -171,6 +178,8 @@ class Searcher:
         return self.version.lexical.search(question_terms(question, language), depth, allowed_docs)
 
     def _passage_ids(self, doc_ids: list[str]) -> np.ndarray:
+        if not doc_ids:
+            return np.zeros(0, dtype=np.int64)
         rows = self.version.conn.execute(
             f"SELECT id FROM passages WHERE doc_id IN ({','.join('?' * len(doc_ids))})", doc_ids)
         return np.array([r[0] for r in rows], dtype=np.int64)

@@ -21,10 +21,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
-from pioc_search import lexical
+from pioc_search import ann, lexical
 from pioc_search.analysis import analyse
 from pioc_search.models import Document, Passage
 
@@ -200,15 +199,8 @@ def prune(root: Path, keep: int) -> list[str]:
     return doomed
 
 
-def new_vector_index(dimension: int) -> faiss.IndexIDMap2:
-    """Exact inner-product search over vectors stored as float16: half the memory and scan time of
-    float32, the same ranking (unit vectors lose ~1e-4 per component)."""
-    codes = faiss.IndexScalarQuantizer(dimension, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-    return faiss.IndexIDMap2(codes)
-
-
-def all_ids(index: faiss.IndexIDMap2) -> np.ndarray:
-    return faiss.vector_to_array(index.id_map).astype(np.int64)
+def all_ids(index: ann.DenseIndex) -> np.ndarray:
+    return index.ids()
 
 
 class VersionWriter:
@@ -226,9 +218,9 @@ class VersionWriter:
         self.path.mkdir(parents=True)
         if base is not None:
             shutil.copyfile(base / DB_NAME, self.path / DB_NAME)
-            self.index = faiss.read_index(str(base / VECTORS_NAME))
+            self.index = ann.load(base / VECTORS_NAME, mmap=False)  # a private copy: the base stays intact
         else:
-            self.index = new_vector_index(dimension)
+            self.index = ann.empty(dimension)
         self.conn = connect(self.path / DB_NAME)
         self.conn.execute("PRAGMA journal_mode = WAL")
         if base is None:
@@ -249,7 +241,7 @@ class VersionWriter:
             self.conn.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
             self.conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         if ids:  # one pass over the flat index, however many documents go
-            self.index.remove_ids(np.array(ids, dtype=np.int64))
+            self.index.remove(np.array(ids, dtype=np.int64))
 
     def add_document(self, doc: Document, fingerprint: str, passages: Sequence[Passage],
                      embed_hashes: Sequence[str], vectors: np.ndarray) -> None:
@@ -270,7 +262,7 @@ class VersionWriter:
                                              " ".join(analyse(p.section, doc.language)), title)
                           for p in passages])
         if len(passages):
-            self.index.add_with_ids(vectors, np.array([p.id for p in passages], dtype=np.int64))
+            self.index.add(vectors, np.array([p.id for p in passages], dtype=np.int64))
 
     def set_meta(self, values: dict[str, Any]) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -280,7 +272,8 @@ class VersionWriter:
         """Commit, write vectors, verify and move into place (still not live: see `publish`)."""
         self.conn.commit()
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        faiss.write_index(self.index, str(self.path / VECTORS_NAME))
+        self.index = ann.fit(self.index)  # exact below PIOC_ANN_THRESHOLD passages, approximate above
+        self.index.save(self.path / VECTORS_NAME)
         self.lexical.finish()
         verify(self.conn, self.index, self.lexical)
         self.conn.close()
@@ -295,7 +288,7 @@ class VersionWriter:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def verify(conn: sqlite3.Connection, index: faiss.Index,
+def verify(conn: sqlite3.Connection, index: ann.DenseIndex,
            lexical_index: lexical.LexicalWriter | lexical.LexicalReader) -> None:
     """Vector count and lexical index size equal passage rows; every vector id resolves to a passage."""
     rows = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
@@ -335,7 +328,7 @@ class IndexVersion:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = path.name
-        self.index = faiss.read_index(str(path / VECTORS_NAME))
+        self.index = ann.load(path / VECTORS_NAME)  # memory-mapped: workers share its pages
         self._local = threading.local()
         self.meta = {r["key"]: json.loads(r["value"]) for r in self.conn.execute("SELECT key, value FROM meta")}
         self.documents = {r["id"]: row_to_document(r) for r in self.conn.execute("SELECT * FROM documents")}
