@@ -1,9 +1,10 @@
 """Optional per-stage timing of a search (benchmarks/bench_search.py): off unless a caller collects.
 
-    with stages.collect() as timings:      # {"encode": seconds, "dense": seconds, ...}
+    with stages.collect() as (wall, cpu):  # {"encode": seconds, "dense": seconds, ...} each
         searcher.search(question)
 
-`stage(name)` costs one context-variable lookup when nobody collects.
+Wall-clock time (perf_counter) and the process's CPU time (process_time: the honest figure on a busy
+machine). `stage(name)` costs one context-variable lookup when nobody collects.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-_timings: ContextVar[dict[str, float] | None] = ContextVar("pioc_stage_timings", default=None)
+Timings = tuple[dict[str, float], dict[str, float]]  # (wall seconds, CPU seconds) per stage
+_timings: ContextVar[Timings | None] = ContextVar("pioc_stage_timings", default=None)
 
 
 class stage:  # noqa: N801 - used like a function: `with stage("dense"):`
     """Adds the time spent inside the block to the collecting caller's `name` entry."""
 
-    __slots__ = ("name", "timings", "started")
+    __slots__ = ("name", "timings", "started", "cpu_started")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -27,17 +29,19 @@ class stage:  # noqa: N801 - used like a function: `with stage("dense"):`
 
     def __enter__(self) -> None:
         if self.timings is not None:
-            self.started = time.perf_counter()
+            self.started, self.cpu_started = time.perf_counter(), time.process_time()
 
     def __exit__(self, *exc: object) -> None:
         if self.timings is not None:
-            self.timings[self.name] = self.timings.get(self.name, 0.0) + time.perf_counter() - self.started
+            wall, cpu = self.timings
+            wall[self.name] = wall.get(self.name, 0.0) + time.perf_counter() - self.started
+            cpu[self.name] = cpu.get(self.name, 0.0) + time.process_time() - self.cpu_started
 
 
 @contextmanager
-def collect() -> Iterator[dict[str, float]]:
+def collect() -> Iterator[Timings]:
     """Collect the stage times of the searches run inside the block."""
-    timings: dict[str, float] = {}
+    timings: Timings = ({}, {})
     token = _timings.set(timings)
     try:
         yield timings
