@@ -284,7 +284,7 @@ def plot(results: list[dict], model: str, path: Path, key: str) -> None:  # type
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     backends = ["exact", "ivf"]
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    figure, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
     for axis, backend in zip(axes, backends):
         rows = sorted((r for r in results if r["model"] == model and r["backend"] == backend),
                       key=lambda r: r["passages"])
@@ -296,7 +296,7 @@ def plot(results: list[dict], model: str, path: Path, key: str) -> None:  # type
         axis.set(xscale="log", yscale="log", xlabel="passages", title=f"{backend} dense search ({model})")
         axis.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("p50 ms per search" + (" (CPU time)" if key == "stages_cpu_p50_ms" else " (wall clock)"))
-    axes[1].legend(fontsize=8, loc="upper left")
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
