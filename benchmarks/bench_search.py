@@ -136,7 +136,8 @@ def synthetic_vectors(r: Recipe, sample: np.ndarray, scifact: np.ndarray, start:
     pool = np.concatenate([sample, scifact]) if len(scifact) else sample
     w = r.weights[start:stop, None]
     noise = np.random.default_rng(start).normal(0, SIGMA, (stop - start, sample.shape[1])).astype(np.float32)
-    x = w * pool[r.owns[start:stop]] + (1 - w) * pool[r.partners[start:stop]] + noise
+    own, partner = pool[r.owns[start:stop] % len(pool)], pool[r.partners[start:stop] % len(pool)]  # models may chunk
+    x = w * own + (1 - w) * partner + noise
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -156,7 +157,7 @@ def build_synthetic(size: int, models: list[str], embedders: dict[str, Embedder]
     if store.current_version(folder) is None:
         write_version(folder, size, sample, r, docs, real_vectors(first, embedders[first], real))
     for model in models:
-        exact_path, ivf_path = folder / f"vectors-{model}-exact.faiss", folder / f"vectors-{model}-ivf.faiss"
+        exact_path, ivf_path = vector_file(folder, model, real, "exact"), vector_file(folder, model, real, "ivf")
         if ivf_path.exists():
             continue
         vectors_sample, vectors_scifact = real_vectors(model, embedders[model], real)
@@ -171,6 +172,10 @@ def build_synthetic(size: int, models: list[str], embedders: dict[str, Embedder]
         del vectors
         gc.collect()
     return folder
+
+
+def vector_file(folder: Path, model: str, real: int, backend: str) -> Path:
+    return folder / f"vectors-{model}-real{real}-{backend}.faiss"
 
 
 def write_version(folder: Path, size: int, sample: store.IndexVersion, r: Recipe, docs: list[str],
@@ -223,12 +228,12 @@ def serialise(searcher: Searcher, question: str, result) -> str:  # type: ignore
 
 
 def measure(folder: Path, model: str, backend: str, embedder: Embedder, asked: list[tuple[str, Filters]],
-            exact: ann.DenseIndex | None) -> dict[str, object]:
+            exact: ann.DenseIndex | None, real: int) -> dict[str, object]:
     rss_before = rss_mb()
     started = time.perf_counter()
     version = store.IndexVersion(store.current_version(folder))
     tick = time.perf_counter()
-    version.index = ann.load(folder / f"vectors-{model}-{backend}.faiss")
+    version.index = ann.load(vector_file(folder, model, real, backend))
     load_ms = (time.perf_counter() - tick) * 1000
     open_ms = (time.perf_counter() - started) * 1000
     searcher = Searcher(version, embedder)
@@ -320,10 +325,10 @@ def main() -> None:
     for size in sizes:
         folder = build_synthetic(size, models, embedders, args.real)
         for model in models:
-            exact = ann.load(folder / f"vectors-{model}-exact.faiss")
+            exact = ann.load(vector_file(folder, model, args.real, "exact"))
             for backend in ("exact", "ivf"):
                 results.append(measure(folder, model, backend, embedders[model], asked,
-                                       exact if backend != "exact" else None))
+                                       exact if backend != "exact" else None, args.real))
                 print(f"{size} {model} {backend}: p50 {results[-1]['p50_ms']:.1f} ms", flush=True)
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; peak RSS "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1000:.0f} MB\n")
