@@ -44,6 +44,7 @@ from pioc_search.analysis import words  # noqa: E402
 from pioc_search.models import Document, Passage  # noqa: E402
 from pioc_search.search import fuse  # noqa: E402
 from pioc_search.stores import open_store  # noqa: E402
+from pioc_search.settings import Settings  # noqa: E402
 from pioc_search.stores.base import Store  # noqa: E402
 
 PER_DOC = 50
@@ -93,19 +94,20 @@ def scratch_database(url: str, name: str, keep: bool = False) -> Iterator[str]:
 # -- data -----------------------------------------------------------------------------------------
 def sample_source(cache: Path) -> tuple[list[dict[str, Any]], np.ndarray, list[np.ndarray]]:
     """Sample-corpus passages with their real vectors, and the sample questions' query vectors."""
-    from pioc_search import store as local_files  # TODO(lead): LocalStore once stores/local lands
     from pioc_search.embedders import load_embedder
     from pioc_search.ingest.pipeline import build_index
-    from pioc_search.settings import Settings
+
 
     root = cache / "sample"
     embedder = load_embedder(Settings.from_env())
-    if local_files.current_version(root) is None:
+    store = local_store(root)
+    if store.live_name() is None:
         root.mkdir(parents=True, exist_ok=True)
-        build_index(ROOT / "corpus", root, embedder)
-    version = local_files.IndexVersion(local_files.current_version(root))  # type: ignore[arg-type]
+        build_index(ROOT / "corpus", store, embedder)
+    version = store.live()
+    assert version is not None
     rows = [dict(r) for d in version.documents for r in version.document_passages(d)]
-    vectors = np.array([version.index.reconstruct(int(r["id"])) for r in rows], dtype=np.float32)
+    vectors = np.array([version.vector(int(r["id"])) for r in rows], dtype=np.float32)
     questions = [json.loads(line)["question"] for line in (ROOT / "tests" / "data" / "questions.jsonl").open()]
     return rows, vectors, [embedder.encode_query(q) for q in questions]
 

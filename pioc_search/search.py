@@ -16,6 +16,7 @@ from pioc_search.embedders import Embedder
 from pioc_search.ingest.metadata import detect_language
 from pioc_search.models import Document
 from pioc_search.sentences import sentence_spans
+from pioc_search.stages import stage
 from pioc_search.stores.base import VersionReader
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -136,16 +137,28 @@ class Searcher:
     def search(self, question: str, k: int = 10, offset: int = 0, mode: Mode = "hybrid",
                filters: Filters = Filters()) -> SearchResult:
         started = time.perf_counter()
-        allowed = self._allowed_docs(filters)
+        with stage("filters"):
+            allowed = self._allowed_docs(filters)
         depth = max(CANDIDATES, 2 * (offset + k))
-        language = detect_language(question)  # once: lexical analysis, fusion and answers all need it
-        dense = self.dense(self.embedder.encode_query(question), depth, allowed) if mode != "lexical" else []
-        lexical = self.lexical(question, depth, allowed, language) if mode != "dense" else []
-        ranked = self._rank(mode, dense, lexical, language)
-        hits = self._deduplicated_hits(ranked, offset + k, dense, lexical)[offset:]
-        self._add_answers(question, hits, language)
-        return SearchResult(hits=hits, total=len(ranked), facets=self.facets(ranked),
-                            answer=self._strong_answer(hits, mode) if offset == 0 else None,
+        with stage("language"):
+            language = detect_language(question)  # once: lexical analysis, fusion and answers all need it
+        dense: list[tuple[int, float]] = []
+        if mode != "lexical":
+            with stage("encode"):
+                query = self.embedder.encode_query(question)
+            dense = self.dense(query, depth, allowed)
+        with stage("lexical"):
+            lexical = self.lexical(question, depth, allowed, language) if mode != "dense" else []
+        with stage("fusion"):
+            ranked = self._rank(mode, dense, lexical, language)
+        with stage("duplicates"):
+            hits = self._deduplicated_hits(ranked, offset + k, dense, lexical)[offset:]
+        with stage("answers"):
+            self._add_answers(question, hits, language)
+            answer = self._strong_answer(hits, mode) if offset == 0 else None
+        with stage("facets"):
+            facets = self.facets(ranked)
+        return SearchResult(hits=hits, total=len(ranked), facets=facets, answer=answer,
                             took_ms=(time.perf_counter() - started) * 1000)
 
     def _allowed_docs(self, filters: Filters) -> list[str] | None:
@@ -156,7 +169,8 @@ class Searcher:
     def dense(self, query: np.ndarray, depth: int, allowed_docs: list[str] | None = None,
               exclude_docs: tuple[str, ...] = ()) -> list[tuple[int, float]]:
         """(passage id, cosine) best first, within `allowed_docs` and outside `exclude_docs`."""
-        return self.version.dense(query, depth, allowed_docs, exclude_docs)
+        with stage("dense"):
+            return self.version.dense(query, depth, allowed_docs, exclude_docs)
 
     def lexical(self, question: str, depth: int, allowed_docs: list[str] | None = None,
                 language: str | None = None) -> list[tuple[int, float]]:

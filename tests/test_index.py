@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
-import faiss
 import numpy as np
 import pytest
 
 from conftest import CORPUS, BuiltIndex, BuiltStore
+from pioc_search import ann
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import embedding_input
 from pioc_search.models import DOC_TYPES
@@ -79,8 +79,8 @@ def test_pdf_passages_carry_page_spans_and_others_do_not(version: store.LocalVer
 
 
 def test_verify_refuses_an_inconsistent_version(version: store.LocalVersion) -> None:
-    broken = faiss.clone_index(version.index)
-    broken.remove_ids(store.all_ids(broken)[:1])
+    broken = ann.load(version.path / store.VECTORS_NAME, mmap=False)  # the served index is read-only
+    broken.remove(store.all_ids(broken)[:1])
     with pytest.raises(store.VerificationError, match="vectors but"):
         store.verify(version.conn, broken, version.lexical_index)
 

@@ -22,20 +22,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import faiss
 import numpy as np
 
-from pioc_search import lexical
+from pioc_search import ann, lexical
 from pioc_search.analysis import analyse, question_terms
 from pioc_search.models import Document, Passage
+from pioc_search.stages import stage
 from pioc_search.stores.base import BuildInProgress, VerificationError, VersionGone
 
 if TYPE_CHECKING:
     from pioc_search.search import Filters
-
-# One question is one small scan: a single thread is faster than two fighting over a tiny job, and
-# concurrent requests already use both cores.
-faiss.omp_set_num_threads(1)
 
 DB_NAME = "meta.sqlite"
 VECTORS_NAME = "vectors.faiss"
@@ -201,15 +197,8 @@ def prune(root: Path, keep: int) -> list[str]:
     return doomed
 
 
-def new_vector_index(dimension: int) -> faiss.IndexIDMap2:
-    """Exact inner-product search over vectors stored as float16: half the memory and scan time of
-    float32, the same ranking (unit vectors lose ~1e-4 per component)."""
-    codes = faiss.IndexScalarQuantizer(dimension, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-    return faiss.IndexIDMap2(codes)
-
-
-def all_ids(index: faiss.IndexIDMap2) -> np.ndarray:
-    return faiss.vector_to_array(index.id_map).astype(np.int64)
+def all_ids(index: ann.DenseIndex) -> np.ndarray:
+    return index.ids()
 
 
 class LocalWriter:
@@ -227,9 +216,9 @@ class LocalWriter:
         self.path.mkdir(parents=True)
         if base is not None:
             shutil.copyfile(base / DB_NAME, self.path / DB_NAME)
-            self.index = faiss.read_index(str(base / VECTORS_NAME))
+            self.index = ann.load(base / VECTORS_NAME, mmap=False)  # a private copy: the base stays intact
         else:
-            self.index = new_vector_index(dimension)
+            self.index = ann.empty(dimension)
         self.conn = connect(self.path / DB_NAME)
         self.conn.execute("PRAGMA journal_mode = WAL")
         if base is None:
@@ -250,7 +239,7 @@ class LocalWriter:
             self.conn.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
             self.conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         if ids:  # one pass over the flat index, however many documents go
-            self.index.remove_ids(np.array(ids, dtype=np.int64))
+            self.index.remove(np.array(ids, dtype=np.int64))
 
     def add_document(self, doc: Document, fingerprint: str, passages: Sequence[Passage],
                      embed_hashes: Sequence[str], vectors: np.ndarray) -> None:
@@ -271,7 +260,7 @@ class LocalWriter:
                                              " ".join(analyse(p.section, doc.language)), title)
                           for p in passages])
         if len(passages):
-            self.index.add_with_ids(vectors, np.array([p.id for p in passages], dtype=np.int64))
+            self.index.add(vectors, np.array([p.id for p in passages], dtype=np.int64))
 
     def doc_ids_for_paths(self, paths: Sequence[str]) -> list[str]:
         return doc_id_for_paths(self.conn, paths)
@@ -292,7 +281,8 @@ class LocalWriter:
         """Commit, write vectors, verify and move into place (still not live: see `publish`); the name."""
         self.conn.commit()
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        faiss.write_index(self.index, str(self.path / VECTORS_NAME))
+        self.index = ann.fit(self.index)  # exact below PIOC_ANN_THRESHOLD passages, approximate above
+        self.index.save(self.path / VECTORS_NAME)
         self.lexical.finish()
         verify(self.conn, self.index, self.lexical)
         self.conn.close()
@@ -306,7 +296,7 @@ class LocalWriter:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def verify(conn: sqlite3.Connection, index: faiss.Index,
+def verify(conn: sqlite3.Connection, index: ann.DenseIndex,
            lexical_index: lexical.LexicalWriter | lexical.LexicalReader) -> None:
     """Vector count and lexical index size equal passage rows; every vector id resolves to a passage."""
     rows = conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
@@ -346,8 +336,8 @@ class LocalVersion:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = path.name
-        self.index = faiss.read_index(str(path / VECTORS_NAME))
-        self.dimension = int(self.index.d)
+        self.index = ann.load(path / VECTORS_NAME)  # memory-mapped: workers share its pages
+        self.dimension = self.index.dimension
         self._local = threading.local()
         self.meta = {r["key"]: json.loads(r["value"]) for r in self.conn.execute("SELECT key, value FROM meta")}
         self.documents = {r["id"]: row_to_document(r) for r in self.conn.execute("SELECT * FROM documents")}
@@ -413,20 +403,14 @@ class LocalVersion:
         allowed = self._scope(allowed_docs, filters)
         if allowed is not None and exclude_docs:
             allowed = [d for d in allowed if d not in set(exclude_docs)]
-        index = self.index
-        if index.ntotal == 0 or k <= 0 or allowed == []:
-            return []
-        selector = None
-        if allowed is not None:
-            selector = faiss.IDSelectorBatch(self._passage_ids(allowed))
-        elif exclude_docs:
-            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._passage_ids(list(exclude_docs))))
-        params = faiss.SearchParameters(sel=selector) if selector is not None else None
-        scores, ids = index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), min(k, index.ntotal),
-                                   params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        with stage("filters"):
+            ids = None if allowed is None else self._passage_ids(allowed)
+            excluded = self._passage_ids(list(exclude_docs)) if exclude_docs and allowed is None else None
+        return self.index.search(query, k, ids, excluded)
 
     def _passage_ids(self, doc_ids: Sequence[str]) -> np.ndarray:
+        if not doc_ids:
+            return np.zeros(0, dtype=np.int64)
         rows = self.conn.execute(
             f"SELECT id FROM passages WHERE doc_id IN ({','.join('?' * len(doc_ids))})", list(doc_ids))
         return np.array([r[0] for r in rows], dtype=np.int64)

@@ -1,0 +1,116 @@
+"""The one interface every dense (vector) index backend implements.
+
+Vectors are unit length and scored by inner product (= cosine). Ids are passage ids (int64).
+A version's index is saved to one FAISS file and loaded memory-mapped for serving: its pages then live
+in the page cache, shared by every worker process that maps the same file, and it is read-only
+(`add`/`remove` refuse rather than write into the mapping, which would crash the process).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+Hits = list[tuple[int, float]]
+
+
+class ReadOnlyIndex(RuntimeError):
+    """A memory-mapped (served) index was asked to change; load it with mmap=False to build from it."""
+
+
+class DenseIndex(ABC):
+    """A FAISS index of unit vectors keyed by passage id."""
+
+    name: str  # the backend's name, as chosen by pioc_search.ann.backend_for
+
+    def __init__(self, index: faiss.Index, mapped: bool = False) -> None:
+        self.index = index
+        self.mapped = mapped
+
+    @classmethod
+    @abstractmethod
+    def build(cls, vectors: np.ndarray, ids: np.ndarray) -> DenseIndex:
+        """A new index over these vectors (float32, n × d) and ids."""
+
+    @classmethod
+    @abstractmethod
+    def empty(cls, dimension: int) -> DenseIndex:
+        """An index with no vectors."""
+
+    @abstractmethod
+    def ids(self) -> np.ndarray:
+        """Every stored id (int64), in no particular order."""
+
+    @abstractmethod
+    def _params(self, k: int, allowed: int | None, exhaustive: bool) -> faiss.SearchParameters:
+        """Search parameters for k hits when `allowed` ids pass the filter (None: no filter);
+        `exhaustive` asks for an exact search."""
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.index.d)
+
+    def suits(self, count: int) -> bool:
+        """Whether this index's structure still fits `count` vectors (else `fit` rebuilds it)."""
+        return True
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        self._writable()
+        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+
+    def remove(self, ids: np.ndarray) -> None:
+        self._writable()
+        self.index.remove_ids(np.asarray(ids, dtype=np.int64))
+
+    def reconstruct(self, passage_id: int) -> np.ndarray:
+        return self.index.reconstruct(int(passage_id))
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of these ids (float32, in their order)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(ids):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self.index.reconstruct_batch(ids)
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               excluded: np.ndarray | None = None) -> Hits:
+        """(id, score) best first: the k nearest among `allowed` (None: all) outside `excluded`.
+
+        Filters act inside the search (a FAISS IDSelector), so k hits come back whenever k ids pass
+        them: an approximate backend that finds fewer searches again exhaustively.
+        """
+        if self.ntotal == 0 or k <= 0 or (allowed is not None and not len(allowed)):
+            return []
+        selector = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+        elif excluded is not None and len(excluded):
+            selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.asarray(excluded, dtype=np.int64)))
+        passing = len(allowed) if allowed is not None else self.ntotal - (len(excluded) if excluded is not None else 0)
+        k = min(k, self.ntotal)
+        hits = self._search(query, k, selector, len(allowed) if allowed is not None else None, exhaustive=False)
+        if len(hits) < min(k, passing):
+            hits = self._search(query, k, selector, passing, exhaustive=True)
+        return hits
+
+    def _search(self, query: np.ndarray, k: int, selector: faiss.IDSelector | None, allowed: int | None,
+                exhaustive: bool) -> Hits:
+        params = self._params(k, allowed, exhaustive)
+        if selector is not None:
+            params.sel = selector
+        scores, ids = self.index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self.index, str(path))
+
+    def _writable(self) -> None:
+        if self.mapped:
+            raise ReadOnlyIndex("this index is memory-mapped for serving; load it with mmap=False to change it")
