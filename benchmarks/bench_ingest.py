@@ -130,8 +130,8 @@ def main() -> None:
             overlapped = build(embedder, Path(tmp) / f"{model}-overlapped", overlapped=True)
             cli = cli_build(model, Path(tmp) / f"{model}-cli")
             ends[model] = (serial, overlapped, cli)
-            print(f"{model}: serial {serial['wall']:.1f} s, overlapped {overlapped['wall']:.1f} s, "
-                  f"CLI {cli:.1f} s", file=sys.stderr, flush=True)
+            print(f"{model}: serial {serial['wall']:.1f} s ({serial['stages']}), overlapped {overlapped['wall']:.1f} s "
+                  f"({overlapped['stages']}), CLI {cli:.1f} s; load {load()}", file=sys.stderr, flush=True)
             if not args.skip_encode:
                 encodes[model] = encode_variants(model, passage_texts(Path(tmp) / f"{model}-serial", args.passages))
 
