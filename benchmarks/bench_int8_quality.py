@@ -68,15 +68,19 @@ def main() -> None:
     parser.add_argument("--model", default="multilingual-e5-small", choices=list(BACKENDS))
     parser.add_argument("--distractors", type=int, default=700)
     parser.add_argument("--all", action="store_true", help="the whole corpus instead of a subset")
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "int8"], choices=["fp32", "int8"],
+                        help="one only: just its nDCG (to run the two in parallel processes)")
     args = parser.parse_args()
     corpus, queries, qrels = load(None if args.all else args.distractors)
     print(f"SciFact test: {len(queries)} questions, {len(corpus)} abstracts; {args.model}", file=sys.stderr)
     results = {}
-    for precision in ("fp32", "int8"):
+    for precision in args.precisions:
         embedder = BACKENDS[args.model](precision=precision)
         results[precision] = run(embedder, corpus, queries, qrels)
         print(f"{precision}: nDCG@10 {results[precision][1]:.4f}, {results[precision][2]:.1f} abstracts/s",
               file=sys.stderr, flush=True)
+    if len(results) < 2:
+        return
     cosines = np.sum(results["fp32"][0] * results["int8"][0], axis=1)
     loss = results["fp32"][1] - results["int8"][1]
     print(f"\n## int8 vs fp32, {args.model}, SciFact test ({len(queries)} questions, {len(corpus)} abstracts"
