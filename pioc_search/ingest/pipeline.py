@@ -240,7 +240,8 @@ def _classify(files: list[SourceFile], live: store.IndexVersion | None, report: 
 
 
 def _prepare(todo: list[SourceFile], embedder: Embedder, report: BuildReport, on_progress: ProgressCallback | None,
-             options: ExtractOptions, limits: Limits, log_path: Path, embedding: BackgroundEmbedding) -> list[_Prepared]:
+             options: ExtractOptions, limits: Limits, log_path: Path,
+             embedding: BackgroundEmbedding) -> list[_Prepared]:
     """Extract (in the watchdog's worker, one file ahead) and chunk every file to (re)index; each
     file's passages go to the background embedding as soon as it is chunked."""
     tick = time.perf_counter()
