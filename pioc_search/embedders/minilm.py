@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pioc_search.embedders.base import Embedder, cached_file
-from pioc_search.embedders.export import export_pooled
+from pioc_search.embedders.export import export_pooled, export_quantised
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -34,8 +34,9 @@ class MiniLM(Embedder):
     answer_cosine = 0.5
     related_floor = 0.3
 
-    def __init__(self, model_path: str | None = None, batch_size: int = 32, cache_dir: Path | None = None) -> None:
-        super().__init__(batch_size, cache_dir)
+    def __init__(self, model_path: str | None = None, batch_size: int = 32, cache_dir: Path | None = None,
+                 precision: str | None = None) -> None:
+        super().__init__(batch_size, cache_dir, precision)
         self.model_path = Path(model_path or bundled_model_path())
 
     @cached_property
@@ -61,8 +62,9 @@ class MiniLM(Embedder):
 
     def _onnx_file(self) -> Path:
         weights = (self.model_path / "model.safetensors").stat()
-        target = self.cache_dir / f"all-MiniLM-L6-v2-{weights.st_size}-{weights.st_mtime_ns}.onnx"
-        return cached_file(target, lambda partial: export_onnx(self.model_path, partial))
+        kind = "-int8pc" if self.precision == "int8" else ""
+        target = self.cache_dir / f"all-MiniLM-L6-v2-{weights.st_size}-{weights.st_mtime_ns}{kind}.onnx"
+        return cached_file(target, lambda partial: export_onnx(self.model_path, partial, self.precision))
 
     @cached_property
     def _word_piece_table(self) -> np.ndarray:
@@ -74,11 +76,13 @@ class MiniLM(Embedder):
         return self._word_piece_table[ids]
 
 
-def export_onnx(model_path: Path, target: Path) -> None:
-    """Export the transformer with mean pooling and L2 normalisation to ONNX (needs torch once)."""
+def export_onnx(model_path: Path, target: Path, precision: str = "fp32") -> None:
+    """Export the transformer with mean pooling and L2 normalisation to ONNX (needs torch once),
+    quantised to int8 when asked."""
     from transformers import AutoModel
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
-    export_pooled(AutoModel.from_pretrained(str(model_path)).eval(), INPUTS, target)
+    export = export_quantised if precision == "int8" else export_pooled
+    export(AutoModel.from_pretrained(str(model_path)).eval(), INPUTS, target)

@@ -20,6 +20,7 @@ import numpy as np
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.chunk import chunk_blocks
 from pioc_search.ingest.discover import SourceFile, discover, doc_id_for
+from pioc_search.ingest.embed import BackgroundEmbedding
 from pioc_search.ingest.extract import (
     MEDIA_TYPES, MODULES, EnvironmentProblem, ExtractionError, ExtractOptions, extractor_module,
 )
@@ -116,13 +117,14 @@ def build_index(corpus_dir: Path, store: Store, embedder: Embedder, *, full: boo
         report.failed.extend(problems)
         todo = _classify(files, live, report)
         _check_environment(todo, embedder, report)
-        prepared = _prepare(todo, embedder, report, on_progress, extract_options, limits, log_path)
-        report.refused = None if allow_shrink else _refusal(prepared, published, live, report)
-        if report.refused or (live is not None and not (prepared or report.removed)):  # refused, or nothing new
-            _describe(published, report)
-            report.seconds["total"] = time.perf_counter() - started
-            return report
-        vectors = _vectors(prepared, live, embedder, report, on_progress)
+        with BackgroundEmbedding(embedder, live.vectors_by_embed_hash if live else None) as embedding:
+            prepared = _prepare(todo, embedder, report, on_progress, extract_options, limits, log_path, embedding)
+            report.refused = None if allow_shrink else _refusal(prepared, published, live, report)
+            if report.refused or (live is not None and not (prepared or report.removed)):  # refused, or nothing new
+                _describe(published, report)
+                report.seconds["total"] = time.perf_counter() - started
+                return report
+            vectors = _vectors(embedding, report, on_progress)
         tick = time.perf_counter()
         if on_progress:
             on_progress("write", 0, 1)
@@ -226,8 +228,10 @@ def _classify(files: list[SourceFile], live: VersionReader | None, report: Build
 
 
 def _prepare(todo: list[SourceFile], embedder: Embedder, report: BuildReport, on_progress: ProgressCallback | None,
-             options: ExtractOptions, limits: Limits, log_path: Path) -> list[_Prepared]:
-    """Extract (in the watchdog's worker, one file ahead) and chunk every file to (re)index."""
+             options: ExtractOptions, limits: Limits, log_path: Path,
+             embedding: BackgroundEmbedding) -> list[_Prepared]:
+    """Extract (in the watchdog's worker, one file ahead) and chunk every file to (re)index; each
+    file's passages go to the background embedding as soon as it is chunked."""
     tick = time.perf_counter()
     prepared = []
     ocr_seconds = 0.0
@@ -246,6 +250,8 @@ def _prepare(todo: list[SourceFile], embedder: Embedder, report: BuildReport, on
                 report.failed.append((source.rel, str(exc)))
             except Exception as exc:  # a bad file must never stop the build
                 report.failed.append((source.rel, f"unexpected error: {type(exc).__name__}: {exc}"))
+            else:  # outside the try: a model failure stops the build, it is no file's fault
+                embedding.add({h: embedding_input(item.doc, p) for p, h in zip(item.passages, item.embed_hashes)})
             if on_progress:
                 on_progress("extract", done, len(todo))
     failed = {path for path, _ in report.failed}
@@ -275,26 +281,17 @@ def _prepare_one(source: SourceFile, extraction: Extraction, embedder: Embedder)
     return _Prepared(source, doc, passages, hashes, extraction.problems)
 
 
-def _vectors(prepared: list[_Prepared], live: VersionReader | None, embedder: Embedder,
-             report: BuildReport, on_progress: ProgressCallback | None) -> dict[str, np.ndarray]:
-    """Vectors by embedding hash: reused from the live version where the text is unchanged."""
+def _vectors(embedding: BackgroundEmbedding, report: BuildReport,
+             on_progress: ProgressCallback | None) -> dict[str, np.ndarray]:
+    """Vectors by embedding hash, once the background embedding is done: reused from the live
+    version where the text is unchanged. seconds["embed"] is the wait after extraction ended (the
+    part that did not overlap it); seconds["embed_busy"] is the model's whole encoding time."""
     tick = time.perf_counter()
-    inputs = {h: embedding_input(item.doc, p) for item in prepared for p, h in zip(item.passages, item.embed_hashes)}
-    vectors = live.vectors_by_embed_hash(inputs) if live else {}
-    report.reused_embeddings = len(vectors)
-    missing = [h for h in inputs if h not in vectors]
-    done = 0
-
-    def advance(n: int) -> None:
-        nonlocal done
-        done += n
-        if on_progress:
-            on_progress("embed", done, len(missing))
-
-    encoded = embedder.encode([inputs[h] for h in missing], on_batch=advance)
-    vectors.update(zip(missing, encoded))
-    report.embedded = len(missing)
+    vectors = embedding.finish(on_progress)
+    report.reused_embeddings = embedding.reused
+    report.embedded = embedding.embedded
     report.seconds["embed"] = time.perf_counter() - tick
+    report.seconds["embed_busy"] = embedding.busy
     return vectors
 
 
