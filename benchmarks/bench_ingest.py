@@ -35,11 +35,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pioc_search import store  # noqa: E402
+from pioc_search.settings import Settings  # noqa: E402
+from pioc_search.stores import open_store  # noqa: E402
 from pioc_search.embedders import BACKENDS, Embedder, load_embedder  # noqa: E402
 from pioc_search.ingest import pipeline  # noqa: E402
 from pioc_search.ingest.embed import BackgroundEmbedding  # noqa: E402
-from pioc_search.settings import Settings  # noqa: E402
 
 CORPUS = ROOT / "corpus"
 CLI = Path(sys.executable).with_name("pioc-search")
@@ -54,7 +54,7 @@ def build(embedder: Embedder, root: Path, overlapped: bool) -> dict[str, float |
     pipeline.BackgroundEmbedding = BackgroundEmbedding if overlapped else SERIAL  # type: ignore[misc]
     try:
         tick = time.perf_counter()
-        report = pipeline.build_index(CORPUS, root, embedder, full=True)
+        report = pipeline.build_index(CORPUS, open_store(Settings(index_dir=root)), embedder, full=True)
         wall = time.perf_counter() - tick
     finally:
         pipeline.BackgroundEmbedding = BackgroundEmbedding  # type: ignore[misc]
@@ -76,7 +76,7 @@ def cli_build(model: str, root: Path) -> float:
 
 def passage_texts(root: Path, count: int) -> list[str]:
     """The built version's embedding inputs, `count` of them evenly spread."""
-    version = store.IndexVersion(store.current_version(root))
+    version = open_store(Settings(index_dir=root)).live()
     texts = [pipeline.embedding_input(doc, row_passage(doc.id, row)) for doc in version.documents.values()
              for row in version.document_passages(doc.id)]
     step = max(1, len(texts) // count)

@@ -8,7 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pioc_search import ann, store
+from pioc_search import ann
+from pioc_search.settings import Settings
+from pioc_search.stores import open_store
+from pioc_search.stores.local import store
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.search import Filters, Searcher
@@ -115,8 +118,9 @@ def test_incremental_ingest_over_a_memory_mapped_approximate_version(
     corpus.mkdir()
     for i, city in enumerate(["Cali", "Glasgow", "Recife", "Oakland"]):
         write_doc(corpus, f"{city.lower()}.md", city, 2015 + i)
-    build_index(corpus, root, embedder)
-    old = store.IndexVersion(store.current_version(root))
+    local = open_store(Settings(index_dir=root))
+    build_index(corpus, local, embedder)
+    old = local.live()
     assert isinstance(old.index, ann.IVFIndex) and old.index.mapped
     old_ids = sorted(store.all_ids(old.index).tolist())
     question = embedder.encode_query("outreach workers in Glasgow")
@@ -124,18 +128,18 @@ def test_incremental_ingest_over_a_memory_mapped_approximate_version(
 
     (corpus / "glasgow.md").unlink()
     write_doc(corpus, "medellin.md", "Medellin", 2022, sections=3)
-    report = build_index(corpus, root, embedder)
+    report = build_index(corpus, local, embedder)
     assert report.removed == ["glasgow.md"] and report.added == ["medellin.md"]
 
-    new = store.IndexVersion(store.current_version(root))
+    new = local.live()
     assert new.name != old.name and isinstance(new.index, ann.IVFIndex) and new.index.mapped
     rows = {r[0]: r[1] for r in new.conn.execute("SELECT id, doc_id FROM passages")}
     assert sorted(store.all_ids(new.index).tolist()) == sorted(rows)
     assert "glasgow-md" not in rows.values() and "medellin-md" in rows.values()
-    store.verify(new.conn, new.index, new.lexical)
+    store.verify(new.conn, new.index, new.lexical_index)
     # the old version, still mapped by servers finishing their requests, is untouched
     assert sorted(store.all_ids(old.index).tolist()) == old_ids and old.index.search(question, 5) == old_hits
-    reopened = store.IndexVersion(old.path)
+    reopened = store.LocalVersion(old.path)
     assert sorted(store.all_ids(reopened.index).tolist()) == old_ids
 
     searcher = Searcher(new, embedder)

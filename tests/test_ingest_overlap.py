@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pioc_search import store
+from pioc_search.settings import Settings
+from pioc_search.stores import open_store
 from pioc_search.embedders import Embedder, load_embedder
 from pioc_search.ingest.pipeline import build_index
-from pioc_search.settings import Settings
 
 CITIES = ("Cali", "Glasgow", "Recife", "Oakland", "Nairobi")
 TEXT = ("Outreach workers in {city} met young people at night and the homicide rate fell by {n} per cent "
@@ -43,7 +43,8 @@ def test_passages_are_encoded_while_later_files_are_still_being_extracted(tmp_pa
             encoded_while_extracting.append(small_batches.calls - before)
 
     before = small_batches.calls
-    report = build_index(tmp_path / "corpus", tmp_path / "indexes", small_batches, on_progress=on_progress)
+    store = open_store(Settings(index_dir=tmp_path / "indexes"))
+    report = build_index(tmp_path / "corpus", store, small_batches, on_progress=on_progress)
     assert encoded_while_extracting and encoded_while_extracting[0] > 0
     assert report.embedded == small_batches.calls - before == report.passages
     assert {"extract", "embed", "embed_busy", "write"} <= set(report.seconds)
@@ -53,7 +54,8 @@ def test_a_model_failure_while_files_are_extracted_publishes_nothing(tmp_path: P
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     corpus, root = tmp_path / "corpus", tmp_path / "indexes"
     write_corpus(corpus)
-    first = build_index(corpus, root, small_batches)
+    local = open_store(Settings(index_dir=root))
+    first = build_index(corpus, local, small_batches)
     (corpus / "glasgow.md").write_text("# Glasgow\n\nThe violence reduction unit trained 300 staff.\n")
     real_encode = small_batches.encode
 
@@ -64,6 +66,6 @@ def test_a_model_failure_while_files_are_extracted_publishes_nothing(tmp_path: P
 
     monkeypatch.setattr(small_batches, "encode", failing_encode)
     with pytest.raises(RuntimeError, match="ran out of memory"):
-        build_index(corpus, root, small_batches)
-    assert store.current_version(root).name == first.version
-    assert store.list_versions(root) == [first.version]
+        build_index(corpus, local, small_batches)
+    assert local.live_name() == first.version
+    assert local.list_versions() == [first.version]
