@@ -271,7 +271,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000", help="comma-separated passage counts, e.g. 100000,1000000")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--cache", type=Path, default=ROOT / ".bench-cache", help="built data kept here")
+    parser.add_argument("--cache", type=Path, default=ROOT / "indexes" / "bench" / "store", help="built data kept here")
     parser.add_argument("--ef", default="40,100,200", help="hnsw.ef_search values for the recall sweep")
     parser.add_argument("--stores", default="local,postgres")
     parser.add_argument("--recall-only", action="store_true", help="skip the reader latency table")

@@ -37,7 +37,7 @@ def copy_local_version(source: local.LocalVersion, target: PostgresStore, skip: 
     from pioc_search.models import Passage
 
     fingerprints = source.fingerprints()
-    writer = target.writer(source.index.d)
+    writer = target.writer(source.dimension)
     for doc in source.documents.values():
         if doc.id in skip:
             continue
@@ -46,7 +46,7 @@ def copy_local_version(source: local.LocalVersion, target: PostgresStore, skip: 
                             r["page_end"]) for r in rows]
         vectors = np.array([source.index.reconstruct(int(r["id"])) for r in rows], dtype=np.float32)
         writer.add_document(doc, fingerprints[doc.path], passages, [r["embed_hash"] for r in rows],
-                            vectors.reshape(-1, source.index.d))
+                            vectors.reshape(-1, source.dimension))
     writer.set_meta({**source.meta, "previous_version": target.live_name()})
     return writer.finish()
 
