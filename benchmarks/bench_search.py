@@ -261,7 +261,7 @@ def measure(folder: Path, model: str, backend: str, embedder: Embedder, asked: l
         if exact is not None:
             query = embedder.encode_query(question)
             docs = searcher._allowed_docs(filters)
-            allowed = searcher._passage_ids(docs) if docs is not None else None
+            allowed = version._passage_ids(docs) if docs is not None else None
             truth = {i for i, _ in exact.search(query, 10, allowed)}
             found = {i for i, _ in version.index.search(query, 10, allowed)}
             overlaps.append(len(truth & found) / max(1, len(truth)))
