@@ -348,7 +348,7 @@ def migrate(
         raise typer.Exit(EXIT_BUSY) from error
     except StoreUnavailable as error:
         err.print(f"error: {error}")
-        raise typer.Exit(EXIT_ENVIRONMENT) from error
+        raise typer.Exit(EXIT_UNAVAILABLE) from error
     except (VerificationError, ValueError, NotImplementedError) as error:
         err.print(f"error: {error}")
         raise typer.Exit(EXIT_REFUSED if isinstance(error, VerificationError) else EXIT_USAGE) from error
