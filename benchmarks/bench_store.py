@@ -48,9 +48,9 @@ from pioc_search.settings import Settings  # noqa: E402
 from pioc_search.stores.base import Store  # noqa: E402
 
 PER_DOC = 50
-DATA = 2  # bump when synthetic_documents changes: cached versions of another DATA are rebuilt
+DATA = 3  # bump when synthetic_documents changes: cached versions of another DATA are rebuilt
+MODEL_ID = "synthetic"  # set by sample_source to the id of the model whose vectors the data is made from
 CANDIDATES = 50  # as search.py's depth for the first page
-
 
 # -- servers and databases ------------------------------------------------------------------------
 @contextmanager
@@ -72,7 +72,6 @@ def server_url(pgdata: Path | None = None) -> Iterator[str]:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
 
-
 @contextmanager
 def scratch_database(url: str, name: str, keep: bool = False) -> Iterator[str]:
     """The URL of database pioc_bench_<name> on the server (created if missing; dropped unless `keep`)."""
@@ -90,16 +89,16 @@ def scratch_database(url: str, name: str, keep: bool = False) -> Iterator[str]:
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
 
-
 # -- data -----------------------------------------------------------------------------------------
 def sample_source(cache: Path) -> tuple[list[dict[str, Any]], np.ndarray, list[np.ndarray]]:
     """Sample-corpus passages with their real vectors, and the sample questions' query vectors."""
     from pioc_search.embedders import load_embedder
     from pioc_search.ingest.pipeline import build_index
 
-
     root = cache / "sample"
     embedder = load_embedder(Settings.from_env())
+    global MODEL_ID
+    MODEL_ID = embedder.model_id
     store = local_store(root)
     if store.live_name() is None:
         root.mkdir(parents=True, exist_ok=True)
@@ -111,13 +110,11 @@ def sample_source(cache: Path) -> tuple[list[dict[str, Any]], np.ndarray, list[n
     questions = [json.loads(line)["question"] for line in (ROOT / "tests" / "data" / "questions.jsonl").open()]
     return rows, vectors, [embedder.encode_query(q) for q in questions]
 
-
 def noisy(base: np.ndarray, norm: float, rng: np.random.Generator) -> np.ndarray:
     noise = rng.standard_normal(base.shape).astype(np.float32)
     noise *= norm / np.linalg.norm(noise, axis=-1, keepdims=True)
     out = base + noise
     return out / np.linalg.norm(out, axis=-1, keepdims=True)
-
 
 def synthetic_documents(size: int, rows: list[dict[str, Any]], vectors: np.ndarray
                         ) -> Iterator[tuple[Document, list[Passage], list[str], np.ndarray]]:
@@ -140,26 +137,24 @@ def synthetic_documents(size: int, rows: list[dict[str, Any]], vectors: np.ndarr
         blend = vectors[rng.integers(0, len(rows), PER_DOC)] * rng.uniform(0, 0.7, (PER_DOC, 1))
         yield doc, passages, [f"h{p.id}" for p in passages], noisy(vectors[picks] + blend, 0.4, rng)
 
-
 def fill(store: Store, size: int, rows: list[dict[str, Any]], vectors: np.ndarray) -> dict[str, float]:
     """Write and publish a version of `size` passages; seconds spent writing, finishing, publishing."""
     tick = time.perf_counter()
     writer = store.writer(vectors.shape[1])
     for doc, passages, hashes, vecs in synthetic_documents(size, rows, vectors):
         writer.add_document(doc, "f", passages, hashes, vecs)
-    writer.set_meta({"model_id": "synthetic", "synthetic_size": size, "synthetic_data": DATA})
+    # the vectors are the real model's (noised): record its id, so `serve` with that model can load the version
+    writer.set_meta({"model_id": MODEL_ID, "synthetic_size": size, "synthetic_data": DATA})
     written = time.perf_counter()
     name = writer.finish()
     finished = time.perf_counter()
     store.publish(name)
     return {"write_s": written - tick, "finish_s": finished - written, "publish_s": time.perf_counter() - finished}
 
-
 # -- stores ---------------------------------------------------------------------------------------
 def local_store(folder: Path) -> Store:
     """The local FAISS + SQLite store, through open_store as the service opens it."""
     return open_store(Settings(index_dir=folder, lexical_engine="tantivy"))
-
 
 def timed(call: Callable[[], Any], samples: list[float]) -> Any:
     tick = time.perf_counter()
@@ -167,11 +162,9 @@ def timed(call: Callable[[], Any], samples: list[float]) -> Any:
     samples.append((time.perf_counter() - tick) * 1000)
     return result
 
-
 def pct(samples: list[float]) -> str:
     s = sorted(samples)
     return f"{statistics.median(s):8.1f} {s[int(0.95 * (len(s) - 1))]:8.1f}"
-
 
 def measure_reader(label: str, size: int, reader: Any, queries: list[tuple[str, np.ndarray]]) -> None:
     times: dict[str, list[float]] = {"dense": [], "lexical": [], "hybrid": [], "dense city filter": []}
@@ -185,7 +178,6 @@ def measure_reader(label: str, size: int, reader: Any, queries: list[tuple[str, 
         timed(lambda: reader.dense(vector, CANDIDATES, filters=Filters(city=("City7",))), times["dense city filter"])
     for what, samples in times.items():
         print(f"{size:>8} {label:<9} {what:<20} {pct(samples)}", flush=True)
-
 
 def recall_sweep(url: str, reader: Any, queries: list[tuple[str, np.ndarray]], efs: list[int]) -> None:
     """Recall@10 of HNSW against the exact ranking and its latency, per hnsw.ef_search; as-good@10
@@ -220,19 +212,32 @@ def recall_sweep(url: str, reader: Any, queries: list[tuple[str, np.ndarray]], e
             print(f"{reader.passage_count:>8} ef_search={ef:<5} recall@10 {statistics.mean(found):.3f}"
                   f"  as-good@10 {statistics.mean(as_good):.3f}  p50/p95 ms {pct(samples)}", flush=True)
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 def http_throughput(url: str, processes: int, questions: list[str], seconds: float = 20) -> float:
     """Requests/s of GET /search with 4 concurrent clients against `processes` serve processes."""
-    import httpx
+    import urllib.parse
 
+    import httpx
+    from psycopg.conninfo import conninfo_to_dict
+
+    if not url.startswith(("postgresql://", "postgres://")):  # a libpq key=value string: as a URL for serve
+        parts = {k: str(v) for k, v in conninfo_to_dict(url).items()}
+        url = f"postgresql:///{parts.pop('dbname')}?" + urllib.parse.urlencode(parts)
     ports = []
     procs = []
     for n in range(processes):
-        port = 8700 + n
+        port = free_port()
         env = {**os.environ, "PIOC_DATABASE_URL": url}
         procs.append(subprocess.Popen([sys.executable, "-c", "from pioc_search.cli import app; app()", "serve",
                                        "--port", str(port)],
-                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                      stderr=open(ROOT / "indexes" / f"bench-serve-{port}.log", "w")))
         ports.append(port)
     try:
         for port in ports:
@@ -244,6 +249,7 @@ def http_throughput(url: str, processes: int, questions: list[str], seconds: flo
                 except httpx.HTTPError:
                     time.sleep(1)
         done = [0]
+        failed: list[str] = []
         stop = time.monotonic() + seconds
 
         def client(i: int) -> None:
@@ -251,8 +257,12 @@ def http_throughput(url: str, processes: int, questions: list[str], seconds: flo
                 n = i
                 while time.monotonic() < stop:
                     port = ports[n % len(ports)]
-                    http.get(f"http://127.0.0.1:{port}/search", params={"q": questions[n % len(questions)]})
-                    done[0] += 1
+                    response = http.get(f"http://127.0.0.1:{port}/search",
+                                        params={"q": questions[n % len(questions)]})
+                    if response.status_code == 200:
+                        done[0] += 1
+                    else:
+                        failed.append(f"{response.status_code} {response.text[:200]}")
                     n += 1
 
         threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
@@ -260,12 +270,13 @@ def http_throughput(url: str, processes: int, questions: list[str], seconds: flo
             t.start()
         for t in threads:
             t.join()
+        if failed:
+            print(f"    {len(failed)} requests failed, first: {failed[0]}", flush=True)
         return done[0] / seconds
     finally:
         for p in procs:
             p.terminate()
             p.wait()
-
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -324,7 +335,6 @@ def main() -> None:
                                   flush=True)
             for store, _ in stores.values():
                 store.close()
-
 
 if __name__ == "__main__":
     main()
