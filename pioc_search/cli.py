@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -13,7 +13,7 @@ from rich.table import Table
 
 from pioc_search.settings import Settings
 from pioc_search.stores import open_store
-from pioc_search.stores.base import BuildInProgress, Store, StoreUnavailable, VersionReader
+from pioc_search.stores.base import BuildInProgress, Store, StoreUnavailable, VerificationError, VersionReader
 
 app = typer.Typer(help="Search the network's knowledge: build the index, ask questions, serve the API.",
                   no_args_is_help=True, add_completion=False)
@@ -28,13 +28,18 @@ def _settings(**overrides: object) -> Settings:
     return Settings.from_env(**overrides)
 
 
+def _fail(code: int, message: object) -> NoReturn:
+    """Print the error and exit with `code`."""
+    err.print(f"[red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
 def _store(settings: Settings) -> Store:
     """The configured store; exit 6 with a clear message when its database cannot be reached."""
     try:
         return open_store(settings)
     except StoreUnavailable as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(EXIT_UNAVAILABLE) from None
+        _fail(EXIT_UNAVAILABLE, exc)
 
 
 def _live(settings: Settings) -> tuple[Store, VersionReader]:
@@ -96,14 +101,11 @@ def ingest(
                                  on_progress=on_progress, allow_shrink=allow_shrink,
                                  **build_settings(settings, ocr=False if no_ocr else None))  # type: ignore[arg-type]
         except BuildInProgress as exc:
-            err.print(f"[red]error:[/] {exc}")
-            raise typer.Exit(EXIT_BUSY) from None
+            _fail(EXIT_BUSY, exc)
         except StoreUnavailable as exc:
-            err.print(f"[red]error:[/] {exc}; nothing was published")
-            raise typer.Exit(EXIT_UNAVAILABLE) from None
+            _fail(EXIT_UNAVAILABLE, f"{exc}; nothing was published")
         except EnvironmentProblem as exc:
-            err.print(f"[red]error:[/] the installation is broken, nothing was indexed: {exc}")
-            raise typer.Exit(EXIT_ENVIRONMENT) from None
+            _fail(EXIT_ENVIRONMENT, f"the installation is broken, nothing was indexed: {exc}")
     _print_report(report)
     if report.refused:
         raise typer.Exit(EXIT_REFUSED)
@@ -328,7 +330,6 @@ def migrate(
     target: Annotated[str, typer.Option("--to", help="Index directory or postgresql:// URL to copy into.")],
 ) -> None:
     """Copy the live index version from one store to another (no re-embedding) and make it live there."""
-    from pioc_search.stores.base import BuildInProgress, StoreUnavailable, VerificationError
     from pioc_search.stores.transfer import copy_live, store_at
 
     settings = _settings()
@@ -344,14 +345,13 @@ def migrate(
         console.print(f"copied {len(live.documents)} documents, {live.passage_count} passages; "
                       f"version {name} is live at the target")
     except BuildInProgress as error:
-        err.print(f"error: {error}")
-        raise typer.Exit(EXIT_BUSY) from error
+        _fail(EXIT_BUSY, error)
     except StoreUnavailable as error:
-        err.print(f"error: {error}")
-        raise typer.Exit(EXIT_UNAVAILABLE) from error
-    except (VerificationError, ValueError, NotImplementedError) as error:
-        err.print(f"error: {error}")
-        raise typer.Exit(EXIT_REFUSED if isinstance(error, VerificationError) else EXIT_USAGE) from error
+        _fail(EXIT_UNAVAILABLE, error)
+    except VerificationError as error:
+        _fail(EXIT_REFUSED, error)
+    except ValueError as error:
+        _fail(EXIT_USAGE, error)
     finally:
         for store_ in opened:
             store_.close()
