@@ -402,7 +402,8 @@ class LocalVersion:
         """(passage id, cosine) best first, within `allowed_docs` and the filters, outside `exclude_docs`."""
         allowed = self._scope(allowed_docs, filters)
         if allowed is not None and exclude_docs:
-            allowed = [d for d in allowed if d not in set(exclude_docs)]
+            excluded_docs = set(exclude_docs)
+            allowed = [d for d in allowed if d not in excluded_docs]
         with stage("filters"):
             ids = None if allowed is None else self._passage_ids(allowed)
             excluded = self._passage_ids(list(exclude_docs)) if exclude_docs and allowed is None else None
@@ -419,7 +420,10 @@ class LocalVersion:
         allowed = None if allowed_docs is None else list(allowed_docs)
         if filters is not None and filters.active:
             matching = [d.id for d in self.documents.values() if filters.matches(d)]
-            allowed = matching if allowed is None else [d for d in allowed if d in set(matching)]
+            if allowed is not None:
+                keep = set(matching)
+                matching = [d for d in allowed if d in keep]
+            allowed = matching
         return allowed
 
     def lexical(self, question: str, k: int, allowed_docs: Sequence[str] | None = None,
