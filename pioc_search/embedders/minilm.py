@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pioc_search.embedders.base import Embedder, cached_file
-from pioc_search.embedders.export import export_pooled, export_quantised
+from pioc_search.embedders.export import EXPORT_RECIPE, export_pooled, export_quantised
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -63,7 +63,7 @@ class MiniLM(Embedder):
     def _onnx_file(self) -> Path:
         weights = (self.model_path / "model.safetensors").stat()
         kind = "-int8pc" if self.precision == "int8" else ""
-        target = self.cache_dir / f"all-MiniLM-L6-v2-{weights.st_size}-{weights.st_mtime_ns}{kind}.onnx"
+        target = self.cache_dir / f"all-MiniLM-L6-v2-{weights.st_size}-{weights.st_mtime_ns}{kind}-{EXPORT_RECIPE}.onnx"
         return cached_file(target, lambda partial: export_onnx(self.model_path, partial, self.precision))
 
     @cached_property
