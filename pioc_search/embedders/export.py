@@ -17,8 +17,12 @@ from pathlib import Path
 EXPORT_RECIPE = "fused-1"  # part of the cached file's name: bump when the recipe changes
 
 
-def export_pooled(model, inputs: Sequence[str], target: Path) -> None:  # type: ignore[no-untyped-def]
-    """Export a transformers encoder with mean pooling and L2 normalisation to ONNX, fused."""
+def export_pooled(model, inputs: Sequence[str], target: Path, fuse: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """Export a transformers encoder with mean pooling and L2 normalisation to ONNX, fused unless told not to
+    (the unfused graph is kept only to measure what fusion buys)."""
+    if not fuse:
+        _trace(model, inputs, target, eager=False)
+        return
     traced = target.with_name(target.name + ".traced.onnx")
     try:
         _trace(model, inputs, traced)
@@ -27,11 +31,11 @@ def export_pooled(model, inputs: Sequence[str], target: Path) -> None:  # type: 
         _remove(traced)
 
 
-def export_quantised(model, inputs: Sequence[str], target: Path) -> None:  # type: ignore[no-untyped-def]
+def export_quantised(model, inputs: Sequence[str], target: Path, fuse: bool = True) -> None:  # type: ignore[no-untyped-def]
     """`export_pooled`, then `quantise_int8` (the float file is a temporary one beside `target`)."""
     float_file = target.with_name(target.name + ".float.onnx")
     try:
-        export_pooled(model, inputs, float_file)
+        export_pooled(model, inputs, float_file, fuse)
         quantise_int8(float_file, target)
     finally:
         _remove(float_file)
@@ -53,10 +57,11 @@ def quantise_int8(source: Path, target: Path) -> None:
         logging.disable(logging.NOTSET)
 
 
-def _trace(model, inputs: Sequence[str], target: Path) -> None:  # type: ignore[no-untyped-def]
+def _trace(model, inputs: Sequence[str], target: Path, eager: bool = True) -> None:  # type: ignore[no-untyped-def]
     import torch
 
-    model.config._attn_implementation = "eager"  # read at each forward: the optimiser fuses this pattern
+    if eager:
+        model.config._attn_implementation = "eager"  # read at each forward: the optimiser fuses this pattern
 
     class Pooled(torch.nn.Module):
         def __init__(self) -> None:
