@@ -129,3 +129,12 @@ def test_an_unknown_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_
 
 def test_multilingual_e5_is_the_default() -> None:
     assert load_embedder(Settings()).model_id == "intfloat/multilingual-e5-small"
+
+
+def test_model_threads_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several serve workers on few cores each run ONNX Runtime on fewer threads (PIOC_MODEL_THREADS)."""
+    monkeypatch.setenv("PIOC_MODEL_THREADS", "1")
+    embedder = load_embedder(Settings.from_env(model="all-MiniLM-L6-v2"))
+    embedder.load()
+    assert embedder.threads == 1
+    assert embedder._session.get_session_options().intra_op_num_threads == 1
