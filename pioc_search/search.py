@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain
 from functools import lru_cache
 from typing import Literal
 
@@ -114,9 +115,10 @@ def shingles(text: str, size: int = 4) -> set[tuple[str, ...]]:
 
 def _twin(grams: set[tuple[str, ...]], owners: dict[tuple[str, ...], list[int]],
           kept: list[tuple[Hit, int]]) -> int | None:
-    """Position of a kept hit sharing most of the shorter passage's word 4-grams, if any."""
-    shared = Counter(i for gram in grams for i in owners.get(gram, ()))
-    for position, count in shared.most_common():
+    """Position of a kept hit sharing most of the shorter passage's word 4-grams (the first kept
+    of those sharing as many), if any."""
+    shared = Counter(chain.from_iterable(owners[gram] for gram in grams & owners.keys()))
+    for position, count in sorted(shared.items(), key=lambda item: (-item[1], item[0])):
         if count / max(1, min(len(grams), kept[position][1])) >= DUPLICATE_OVERLAP:
             return position
     return None
@@ -277,15 +279,14 @@ class Searcher:
         if owners is None:
             owners = self.version.doc_ids([pid for pid, _ in ranked])
         docs = [self.version.documents[doc_id] for doc_id in dict.fromkeys(owners.values())]
-        counters: dict[str, Counter[str]] = {name: Counter() for name in ("doc_type", "city", "theme", "year", "language")}
-        for doc in docs:
-            counters["doc_type"][doc.doc_type] += 1
-            counters["city"].update(doc.cities)
-            counters["theme"].update(doc.themes)
-            if doc.year:
-                counters["year"][str(doc.year)] += 1
-            if doc.language != UNDETERMINED:
-                counters["language"][doc.language] += 1
+        years = (doc.year for doc in docs)
+        counters: dict[str, Counter[str]] = {
+            "doc_type": Counter(doc.doc_type for doc in docs),
+            "city": Counter(chain.from_iterable(doc.cities for doc in docs)),
+            "theme": Counter(chain.from_iterable(doc.themes for doc in docs)),
+            "year": Counter(str(year) for year in years if year),
+            "language": Counter(doc.language for doc in docs if doc.language != UNDETERMINED),
+        }
         return {name: dict(counter.most_common()) for name, counter in counters.items()}
 
     def related_to_passage(self, passage_id: int, k: int = 5) -> list[Hit]:

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ BUILDING_SUFFIX = ".building"
 REMOVING_SUFFIX = ".removing"
 UNPUBLISHED = ".unpublished"
 LOCK_NAME = ".build.lock"
+ID_SET_CACHE = 8  # filters (sets of allowed documents) whose passage ids and selector a version remembers
 SCHEMA_VERSION = 3  # bump when a version built before cannot be read or reused; builds then start afresh
 
 SCHEMA = """
@@ -377,6 +378,7 @@ class LocalVersion:
         self.documents = {r["id"]: row_to_document(r) for r in self.conn.execute("SELECT * FROM documents")}
         self.lexical_engine = lexical.engine(self.meta.get("lexical", lexical.LEGACY)).name
         self.lexical_index = lexical.engine(self.lexical_engine).reader(path, lambda: self.conn)
+        self._id_sets = lru_cache(maxsize=ID_SET_CACHE)(self._id_set)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -437,22 +439,25 @@ class LocalVersion:
         allowed = self._scope(allowed_docs, filters)
         if allowed is not None and exclude_docs:
             excluded_docs = set(exclude_docs)
-            allowed = [d for d in allowed if d not in excluded_docs]
+            allowed = tuple(d for d in allowed if d not in excluded_docs)
         with stage("filters"):
-            ids = None if allowed is None else self._passage_ids(allowed)
+            ids = None if allowed is None else self._id_sets(allowed)
             excluded = self._passage_ids(list(exclude_docs)) if exclude_docs and allowed is None else None
         return self.index.search(query, k, ids, excluded)
 
     def _passage_ids(self, doc_ids: Sequence[str]) -> np.ndarray:
         return self._owners.passages_of(doc_ids)
 
-    def _scope(self, allowed_docs: Sequence[str] | None, filters: Filters | None) -> list[str] | None:
-        allowed = None if allowed_docs is None else list(allowed_docs)
+    def _id_set(self, doc_ids: tuple[str, ...]) -> ann.IdSet:
+        return ann.IdSet(self._passage_ids(doc_ids))
+
+    def _scope(self, allowed_docs: Sequence[str] | None, filters: Filters | None) -> tuple[str, ...] | None:
+        allowed = None if allowed_docs is None else tuple(allowed_docs)
         if filters is not None and filters.active:
-            matching = [d.id for d in self.documents.values() if filters.matches(d)]
+            matching = tuple(d.id for d in self.documents.values() if filters.matches(d))
             if allowed is not None:
                 keep = set(matching)
-                matching = [d for d in allowed if d in keep]
+                matching = tuple(d for d in allowed if d in keep)
             allowed = matching
         return allowed
 
@@ -461,7 +466,7 @@ class LocalVersion:
         """(passage id, BM25 score) best first, every analysed question word counted (terms go to the
         engine as terms, never parsed, so query syntax in a question is inert)."""
         allowed = self._scope(allowed_docs, filters)
-        if k <= 0 or allowed == []:
+        if k <= 0 or allowed == ():
             return []
         return self.lexical_index.search(question_terms(question, language), k, allowed)
 
