@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from functools import lru_cache
+from itertools import chain
 from typing import Literal
 
 import numpy as np
@@ -128,7 +129,8 @@ _question_language = lru_cache(maxsize=LANGUAGE_CACHE)(detect_language)
 
 
 class Searcher:
-    """Searches one index version; holds no state between queries."""
+    """Searches one index version; remembers between queries only what that version fixes (word
+    counts, the documents a filter matches), never a result."""
 
     def __init__(self, version: VersionReader, embedder: Embedder) -> None:
         self.version = version
@@ -179,13 +181,13 @@ class Searcher:
     def _matching_docs(self, filters: Filters) -> tuple[str, ...]:
         return tuple(d.id for d in self.version.documents.values() if filters.matches(d))
 
-    def dense(self, query: np.ndarray, depth: int, allowed_docs: list[str] | None = None,
+    def dense(self, query: np.ndarray, depth: int, allowed_docs: Sequence[str] | None = None,
               exclude_docs: tuple[str, ...] = ()) -> list[tuple[int, float]]:
         """(passage id, cosine) best first, within `allowed_docs` and outside `exclude_docs`."""
         with stage("dense"):
             return self.version.dense(query, depth, allowed_docs, exclude_docs)
 
-    def lexical(self, question: str, depth: int, allowed_docs: list[str] | None = None,
+    def lexical(self, question: str, depth: int, allowed_docs: Sequence[str] | None = None,
                 language: str | None = None) -> list[tuple[int, float]]:
         """(passage id, score, higher is better) best first, every analysed question word counted."""
         return self.version.lexical(question, depth, allowed_docs, language=language)
@@ -272,19 +274,19 @@ class Searcher:
                      and (mode != "hybrid" or (top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3))
         return Answer(top, span) if confident else None
 
-    def facets(self, ranked: list[tuple[int, float]], owners: dict[int, str] | None = None) -> dict[str, dict[str, int]]:
+    def facets(self, ranked: list[tuple[int, float]],
+               owners: dict[int, str] | None = None) -> dict[str, dict[str, int]]:
         """Document counts per doc_type, city, theme, year and language (real languages only, never
         `und`) over the matching candidates; `owners` (passage id → document id of exactly those
         candidates) saves asking the version again."""
         if owners is None:
             owners = self.version.doc_ids([pid for pid, _ in ranked])
         docs = [self.version.documents[doc_id] for doc_id in dict.fromkeys(owners.values())]
-        years = (doc.year for doc in docs)
         counters: dict[str, Counter[str]] = {
             "doc_type": Counter(doc.doc_type for doc in docs),
             "city": Counter(chain.from_iterable(doc.cities for doc in docs)),
             "theme": Counter(chain.from_iterable(doc.themes for doc in docs)),
-            "year": Counter(str(year) for year in years if year),
+            "year": Counter(str(year) for year in (doc.year for doc in docs) if year),
             "language": Counter(doc.language for doc in docs if doc.language != UNDETERMINED),
         }
         return {name: dict(counter.most_common()) for name, counter in counters.items()}
