@@ -41,7 +41,7 @@ BUILDING_SUFFIX = ".building"
 REMOVING_SUFFIX = ".removing"
 UNPUBLISHED = ".unpublished"
 LOCK_NAME = ".build.lock"
-ID_SET_CACHE = 8  # filters (sets of allowed documents) whose passage ids and selector a version remembers
+ID_SET_CACHE = 4  # filters whose passage ids and FAISS selector a version remembers (~56 bytes per allowed passage)
 SCHEMA_VERSION = 3  # bump when a version built before cannot be read or reused; builds then start afresh
 
 SCHEMA = """
