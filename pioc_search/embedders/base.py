@@ -20,6 +20,9 @@ from pioc_search.embedders.export import EXPORT_RECIPE
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The tokenizers thread pool spins after each call: on 2 cores that CPU is taken from the search itself, and
+# the texts tokenised per call (a question, a batch of passages) are too few to gain from threads.
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 PRECISIONS = ("fp32", "int8")
 
 
@@ -155,9 +158,12 @@ class Embedder(ABC):
     def word_piece_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length mean of each text's unit-length word-piece input embeddings: a bag-of-words
         sense of meaning at a tiny fraction of a full encoding's cost (used to pick a sentence)."""
+        rows = self._token_ids(texts, query=False, model_input=False)
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for i, row in enumerate(self._token_ids(texts, query=False, model_input=False)):
-            if row:
-                table = self._word_piece_rows(np.asarray(row))
-                vectors[i] = (table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-9)).mean(axis=0)
+        counts = np.array([len(row) for row in rows])
+        if counts.sum():  # every text's pieces in one lookup, summed per text
+            table = self._word_piece_rows(np.fromiter((i for row in rows for i in row), dtype=np.int64))
+            table /= np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-9)
+            owner = np.repeat(np.arange(len(texts)), counts)
+            np.add.at(vectors, owner, table)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
