@@ -164,6 +164,7 @@ class Embedder(ABC):
         if counts.sum():  # every text's pieces in one lookup, summed per text
             table = self._word_piece_rows(np.fromiter((i for row in rows for i in row), dtype=np.int64))
             table /= np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-9)
-            owner = np.repeat(np.arange(len(texts)), counts)
-            np.add.at(vectors, owner, table)
+            present = counts > 0
+            starts = (np.cumsum(counts) - counts)[present]
+            vectors[present] = np.add.reduceat(table, starts, axis=0)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
