@@ -7,7 +7,8 @@ the local files under INDEX). No hook lives in production code: the stages are r
 build_index's progress callback or by wrapping the store functions the pipeline calls, and the
 process kills itself with SIGKILL (nothing is flushed, no finally blocks or atexit handlers run).
 STAGE "pause" prints PAUSED and waits (holding the build lock) until it is killed from outside;
-"none" lets the build finish. The build uses the real model, in batches of 2 so that "embed" can be
+"lose-connection" (PostgreSQL) prints WRITING mid-write and waits for a line on stdin while the
+test stops the database; "none" lets the build finish. The build uses the real model, in batches of 2 so that "embed" can be
 interrupted part-way.
 """
 
@@ -109,6 +110,18 @@ def postgres_hooks(stage: str) -> None:
                 die()
 
         store.PostgresWriter.add_document = add_document  # type: ignore[method-assign]
+    elif stage == "lose-connection":  # some documents written; waits (WRITING) while the test stops the server
+        original_add = store.PostgresWriter.add_document
+        written = []
+
+        def add_document(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            original_add(self, *args, **kwargs)
+            written.append(1)
+            if len(written) == 2:
+                print(f"WRITING {self.name}", flush=True)
+                sys.stdin.readline()  # the test stops (and restarts) the server, then says go on
+
+        store.PostgresWriter.add_document = add_document  # type: ignore[method-assign]
     elif stage == "index":  # the server still busy with the build's statement when the client dies
         def busy(conn, run):  # type: ignore[no-untyped-def]
             threading.Thread(target=conn.execute, args=("SELECT pg_sleep(60)",), daemon=True).start()
@@ -144,6 +157,7 @@ def main() -> None:
     from pioc_search.ingest import pipeline
     from pioc_search.settings import Settings
     from pioc_search.stores import open_store
+    from pioc_search.stores.base import StoreUnavailable
 
     settings = Settings.from_env(index_dir=index, batch_size=2)
     if stage not in COMMON:
@@ -159,8 +173,12 @@ def main() -> None:
         if name == stage and done >= 1 and done < total:  # part-way through the stage
             die()
 
-    report = pipeline.build_index(corpus, store, embedder, keep_versions=keep, on_progress=on_progress,
-                                  log_dir=index)  # as `pioc-search ingest` does
+    try:
+        report = pipeline.build_index(corpus, store, embedder, keep_versions=keep, on_progress=on_progress,
+                                      log_dir=index)  # as `pioc-search ingest` does
+    except StoreUnavailable as exc:
+        print(f"UNAVAILABLE {exc}", flush=True)
+        raise SystemExit(4) from None
     print(f"FINISHED {report.version}", flush=True)
 
 

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,10 @@ from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.server import create_app
 from pioc_search.settings import Settings
-from pioc_search.stores.base import Store
+from pioc_search.stores.base import Store, StoreUnavailable
 from pioc_search.stores.local import LocalStore, store
 from pioc_search.stores.postgres import PostgresStore
+from tests.pg_fixtures import PgServer
 
 DRIVER = Path(__file__).with_name("build_driver.py")
 CLI = Path(sys.executable).with_name("pioc-search")
@@ -283,3 +285,57 @@ def test_a_second_ingest_is_refused_and_changes_nothing(tmp_path: Path, embedder
         first.wait(timeout=30)
     report = build_index(corpus, LocalStore(root), embedder)  # the kernel dropped the dead build's lock
     assert report.changed == ["cali.md"] and report.removed == ["recife.md"]
+
+
+def test_a_build_that_loses_the_database_mid_write_is_cleaned_up_by_the_next(
+        store_maker: StoreMaker, vectors: ReusedVectors, pg_server: PgServer, tmp_path: Path) -> None:
+    """PostgreSQL stops (and starts again) while an ingest writes: the ingest stops with a clear error
+    instead of hanging, the live version serves unchanged, and the next ingest removes the dead version."""
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus)
+    settings, target = store_maker.new("postgres")
+    before = build_index(corpus, target, vectors).version
+    old_docs = documents(target)
+    change_corpus(corpus)
+    env = {**os.environ, "PIOC_DATABASE_URL": settings.database_url or "", "PIOC_DATABASE_TIMEOUT": "2"}
+    build = subprocess.Popen([sys.executable, str(DRIVER), str(corpus), str(settings.index_dir), "lose-connection"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             cwd=ROOT, env=env)
+    try:
+        assert build.stdin is not None and build.stdout is not None
+        line = build.stdout.readline()
+        assert line.startswith("WRITING"), line + build.communicate(timeout=60)[1]
+        dead = line.split()[1]
+        pg_server.stop()
+        try:
+            build.stdin.write("go on\n")
+            build.stdin.flush()
+            out, err = build.communicate(timeout=60)  # no hang
+        finally:
+            pg_server.start()
+    finally:
+        if build.poll() is None:
+            build.kill()
+            build.wait()
+    assert build.returncode == 4 and "UNAVAILABLE the database is unavailable" in out, out + err
+    wait_until_answers(target)
+    assert assert_consistent_and_serving(settings, target, corpus, vectors) == before
+    assert documents(target) == old_docs
+    assert set(pg_leftovers(target)) == {dead}  # its row stays until a build holds the lock
+
+    report = build_index(corpus, target, vectors)
+    assert report.cleaned_up == [dead] and pg_leftovers(target) == {}
+    assert sorted(report.added) == ["nairobi.md", "toronto.md"] and report.removed == ["recife.md"]
+    assert_consistent_and_serving(settings, target, corpus, vectors)
+
+
+def wait_until_answers(target: Store, timeout: float = 30) -> None:
+    """Wait for the store's pool to reconnect after a database restart."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            target.live_name()
+            return
+        except StoreUnavailable:
+            assert time.monotonic() < deadline, "the store did not come back"
+            time.sleep(0.5)
