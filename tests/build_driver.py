@@ -34,22 +34,30 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def after_documents(writer_class: type, action: Callable[[object], None], count: int = 2) -> None:
+    """Call `action(writer)` once the writer has added `count` documents."""
+    original_add = writer_class.add_document
+    written = []
+
+    def add_document(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original_add(self, *args, **kwargs)
+        written.append(1)
+        if len(written) == count:
+            action(self)
+
+    writer_class.add_document = add_document  # type: ignore[attr-defined]
+
+
 def local_hooks(stage: str) -> None:
     """Kill points of the local store (FAISS + SQLite files, CURRENT pointer file)."""
     from pioc_search.stores.local import store
 
     if stage == "write":  # after some documents went into the new version's SQLite and FAISS
-        original_add = store.LocalWriter.add_document
-        written = []
+        def written(writer):  # type: ignore[no-untyped-def]
+            writer.conn.commit()  # make sure the half-written database really is on disk
+            die()
 
-        def add_document(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            original_add(self, *args, **kwargs)
-            written.append(1)
-            if len(written) == 2:
-                self.conn.commit()  # make sure the half-written database really is on disk
-                die()
-
-        store.LocalWriter.add_document = add_document  # type: ignore[method-assign]
+        after_documents(store.LocalWriter, written)
     elif stage == "verify":  # vectors written and SQLite committed, not yet renamed into place
         store.verify = lambda *args, **kwargs: die()  # type: ignore[assignment]
     elif stage == "before-publish":  # complete version renamed into place, CURRENT not yet switched
@@ -100,28 +108,13 @@ def postgres_hooks(stage: str) -> None:
     from pioc_search.stores.postgres import store
 
     if stage == "write":  # some documents inserted in the writer's open transaction
-        original_add = store.PostgresWriter.add_document
-        written = []
-
-        def add_document(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            original_add(self, *args, **kwargs)
-            written.append(1)
-            if len(written) == 2:
-                die()
-
-        store.PostgresWriter.add_document = add_document  # type: ignore[method-assign]
+        after_documents(store.PostgresWriter, lambda writer: die())
     elif stage == "lose-connection":  # some documents written; waits (WRITING) while the test stops the server
-        original_add = store.PostgresWriter.add_document
-        written = []
+        def written(writer):  # type: ignore[no-untyped-def]
+            print(f"WRITING {writer.name}", flush=True)
+            sys.stdin.readline()  # the test stops (and restarts) the server, then says go on
 
-        def add_document(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            original_add(self, *args, **kwargs)
-            written.append(1)
-            if len(written) == 2:
-                print(f"WRITING {self.name}", flush=True)
-                sys.stdin.readline()  # the test stops (and restarts) the server, then says go on
-
-        store.PostgresWriter.add_document = add_document  # type: ignore[method-assign]
+        after_documents(store.PostgresWriter, written)
     elif stage == "index":  # the server still busy with the build's statement when the client dies
         def busy(conn, run):  # type: ignore[no-untyped-def]
             threading.Thread(target=conn.execute, args=("SELECT pg_sleep(60)",), daemon=True).start()
