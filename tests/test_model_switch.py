@@ -10,7 +10,7 @@ import numpy as np
 from conftest import CORPUS, start_server, stop_server
 
 from pioc_search.stores.local import store
-from pioc_search.embedders import load_embedder
+from pioc_search.embedders import MiniLM, load_embedder
 from pioc_search.ingest.pipeline import build_index, embedding_input
 from pioc_search.models import Passage
 from pioc_search.settings import Settings
@@ -52,3 +52,23 @@ def test_a_new_model_re_embeds_everything_and_the_server_follows_the_live_versio
             assert hits[0]["passage_id"] == row["id"]
     finally:
         stop_server(server)
+
+
+def test_a_new_precision_re_embeds_everything_once(tmp_path: Path) -> None:
+    """int8 and float vectors of one model differ a little (cosine ~0.99): an index never mixes them,
+    and the next build with the same precision reuses every vector."""
+    corpus, root = tmp_path / "corpus", tmp_path / "indexes"
+    for name in DOCUMENTS:
+        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(CORPUS / name, corpus / name)
+    float_model, int8_model = (MiniLM(precision=p) for p in ("fp32", "int8"))
+
+    build_index(corpus, LocalStore(root), float_model)
+    switched = build_index(corpus, LocalStore(root), int8_model)
+    assert switched.embedded == switched.passages > 4 and switched.reused_embeddings == 0
+    assert store.LocalVersion(store.current_version(root)).meta["vectors"] == int8_model.vectors_id
+
+    (corpus / DOCUMENTS[0]).write_text((corpus / DOCUMENTS[0]).read_text() + "\n\nA new closing paragraph.\n")
+    again = build_index(corpus, LocalStore(root), int8_model)
+    assert again.changed == [DOCUMENTS[0]] and again.reused_embeddings > 0
+    assert again.embedded < again.passages

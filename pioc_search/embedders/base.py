@@ -95,6 +95,12 @@ class Embedder(ABC):
         """How the ONNX file was made, part of its cached name."""
         return EXPORT_RECIPE if self.fused else "unfused"
 
+    @property
+    def vectors_id(self) -> str:
+        """What a passage's vector depends on besides its text: model, precision and export recipe. An
+        index reuses vectors (incremental ingest) only between builds with the same vectors_id."""
+        return f"{self.model_id}|{self.precision}|{self.export_recipe}"
+
     def load(self) -> None:
         """Load the model now rather than on first use."""
         _ = self._session

@@ -90,8 +90,8 @@ def embedding_input(doc: Document, passage: Passage) -> str:
     return f"{context}\n{passage.text}" if context else passage.text
 
 
-def _embed_hash(model_id: str, text: str) -> str:
-    return hashlib.sha256(f"{model_id}\x00{text}".encode()).hexdigest()
+def _embed_hash(vectors_id: str, text: str) -> str:
+    return hashlib.sha256(f"{vectors_id}\x00{text}".encode()).hexdigest()
 
 
 def build_index(corpus_dir: Path, store: Store, embedder: Embedder, *, full: bool = False,
@@ -200,10 +200,11 @@ def _describe(published: VersionReader | None, report: BuildReport) -> None:
 
 def _usable_live_version(store: Store, published: VersionReader | None, embedder: Embedder,
                          full: bool) -> VersionReader | None:
-    """The live version when the new one can start from it: same model and storage format."""
+    """The live version when the new one can start from it: same vectors (model, precision, export recipe)
+    and storage format."""
     if full or published is None:
         return None
-    usable = published.meta.get("model_id") == embedder.model_id and store.can_extend(published)
+    usable = published.meta.get("vectors") == embedder.vectors_id and store.can_extend(published)
     return published if usable else None
 
 
@@ -277,7 +278,7 @@ def _prepare_one(source: SourceFile, extraction: Extraction, embedder: Embedder)
     doc = resolve_document(source.doc_id, source.rel, source.sha256, MEDIA_TYPES[source.path.suffix.lower()],
                            source.meta, extraction.meta, extraction.blocks)
     passages = chunk_blocks(doc.id, extraction.blocks, embedder.count_tokens)
-    hashes = [_embed_hash(embedder.model_id, embedding_input(doc, p)) for p in passages]
+    hashes = [_embed_hash(embedder.vectors_id, embedding_input(doc, p)) for p in passages]
     return _Prepared(source, doc, passages, hashes, extraction.problems)
 
 
@@ -307,7 +308,7 @@ def _write(store: Store, corpus_dir: Path, embedder: Embedder, published: Versio
             writer.add_document(item.doc, item.source.fingerprint, item.passages, item.embed_hashes, matrix)
         report.documents = writer.document_count
         report.passages = writer.passage_count
-        writer.set_meta({"model_id": embedder.model_id, "dimension": embedder.dimension,
+        writer.set_meta({"model_id": embedder.model_id, "vectors": embedder.vectors_id, "dimension": embedder.dimension,
                          "previous_version": published.name if published else None,
                          "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                          "corpus_dir": str(corpus_dir.resolve()),
