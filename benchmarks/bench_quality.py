@@ -6,7 +6,7 @@ Sets: the sample question set over corpus/ (split into questions asked in their 
 and cross-lingual ones), the full English SciFact (../shared/evaldata/scifact, 300 queries) and every
 BEIR folder in evaldata/ (e.g. scifact-en, scifact-es, scifact-pt, scifact-fr, scifact-ar: the same 200
 queries, their corpus shared through corpus.ref). Each corpus is indexed once per model and cached in
-indexes/eval/ (keyed by corpus hash and model id), so a re-run only asks the questions.
+indexes/eval/ or $PIOC_EVAL_DIR (keyed by corpus hash and model id), so a re-run only asks the questions.
 
 Prints one Markdown table: rows = set × mode, columns = nDCG@10 per model with its ratio to the English
 set over the same queries; then the targets, and the sample questions hybrid misses in its top 3.
@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,7 @@ from pioc_search.settings import Settings  # noqa: E402
 SHARED_SCIFACT = ROOT.parent / "shared" / "evaldata" / "scifact"
 TRANSLATED = ROOT / "evaldata"
 SAMPLE = ROOT / "tests" / "data" / "questions.jsonl"
-WORK = ROOT / "indexes" / "eval"
+WORK = Path(os.environ.get("PIOC_EVAL_DIR") or ROOT / "indexes" / "eval")  # where the evaluation indexes are kept
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
 MODELS = ("all-MiniLM-L6-v2", "multilingual-e5-small")
 RATIO_TARGETS = {"es": 0.85, "pt": 0.85, "fr": 0.85, "ar": 0.65}  # nDCG@10 × English on the same queries
