@@ -9,7 +9,7 @@ from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.analysis import question_terms
 from pioc_search.lexical.fts5 import match_query
-from pioc_search.search import Filters, Searcher, fuse
+from pioc_search.search import RRF_K, Filters, Searcher, fuse
 from pioc_search.sentences import split_sentences
 
 SHARED = ("The Barrios con Luz programme installed 4,800 LED streetlights along 1,212 street segments, "
@@ -60,7 +60,7 @@ def _ranking(*ids: int) -> list[tuple[int, float]]:
 def test_rrf_rewards_agreement_between_rankings() -> None:
     fused = fuse(_ranking(1, 2, 3), _ranking(3, 1, 4))
     assert [pid for pid, _ in fused] == [1, 3, 2, 4]
-    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused[0][1] == pytest.approx(1 / (RRF_K + 1) + 1 / (RRF_K + 2))
 
 
 def test_passages_in_another_language_are_not_penalised_for_missing_words() -> None:
