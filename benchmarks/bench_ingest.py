@@ -3,15 +3,16 @@
     .venv/bin/python benchmarks/bench_ingest.py [--models multilingual-e5-small all-MiniLM-L6-v2] [--passages 80]
 
 1. End to end: `build_index(corpus/, full=True)` in-process (model loaded beforehand, as in the
-   server), twice per model: "serial" = every passage encoded after the last file was extracted
-   (the pipeline before embedding overlapped extraction: today), and "overlapped" = the new default
-   (ingest/embed.py: a background thread encodes each window of passages while the watchdog's
-   worker extracts the next files). Wall seconds, passages/s = passages / wall, and the stages
+   server), three times per model: "today" = the pipeline before this work (fp32 ONNX, attention not
+   fused, every passage encoded after the last file was extracted), "serial" = the default model file
+   (int8 for E5, fp32 for MiniLM; attention fused) still encoding after extraction, and "overlapped" =
+   the new default (ingest/embed.py: a background thread encodes each window of passages while the
+   watchdog's worker extracts the next files). Wall seconds, passages/s = passages / wall, and the stages
    (extract, the embedding wait after extraction, the model's busy seconds). Then the same build as
    a `pioc-search ingest corpus --full` subprocess (process start, imports, model load included).
 2. Encode only: `--passages` of the sample corpus' passages (evenly spread, as the pipeline embeds
    them: title and section included), with each precision (fp32 / int8 ONNX, dynamic per channel)
-   and batch size (1, or 32 sorted by length), ONNX Runtime with 2 and 1 intra-op threads:
+   attention fused or not, and batch size (1, or 32 sorted by length), ONNX Runtime with 2 intra-op threads:
    passages/s, CPU ms per passage (all threads; the figure least distorted by a loaded machine),
    cosine to fp32 one at a time and, for batches, to the same precision one at a time (dynamic int8
    scales activations per run, so a batch's companions change a passage's vector).
@@ -87,13 +88,20 @@ def row_passage(doc_id: str, row) -> pipeline.Passage:  # type: ignore[no-untype
     return pipeline.Passage(row["id"], doc_id, row["ordinal"], row["text"], row["section"], None, None)
 
 
+def today(model: str) -> Embedder:
+    """The model as the pipeline ran it before this work: fp32, attention not fused."""
+    embedder = BACKENDS[model](precision="fp32")
+    embedder.fused = False
+    return embedder
+
+
 def encode_variants(model: str, texts: list[str]) -> list[tuple[str, ...]]:
-    """(precision, batch, threads, passages/s, CPU ms/passage, cosine to fp32 single, cosine to own single)."""
+    """(precision, fused, batch, passages/s, CPU ms/passage, cosine to fp32 single, cosine to own single)."""
     rows, reference, single = [], None, {}
     for precision in ("fp32", "int8"):
-        for threads in (2, 1):
+        for fused in (False, True):
             embedder = BACKENDS[model](precision=precision)
-            embedder.threads = threads
+            embedder.fused = fused
             embedder.load()
             embedder.encode(texts[:2])
             for batch in (1, 32):
@@ -101,12 +109,12 @@ def encode_variants(model: str, texts: list[str]) -> list[tuple[str, ...]]:
                 tick, cpu = time.perf_counter(), time.process_time()
                 vectors = embedder.encode(texts)
                 seconds, cpu = time.perf_counter() - tick, time.process_time() - cpu
-                if batch == 1 and threads == 2:
-                    single[precision] = vectors
-                    reference = vectors if precision == "fp32" else reference
-                rows.append((precision, str(batch), str(threads), f"{len(texts) / seconds:.1f}",
+                if batch == 1:
+                    single[precision, fused] = vectors
+                    reference = vectors if precision == "fp32" and not fused else reference
+                rows.append((precision, "yes" if fused else "no", str(batch), f"{len(texts) / seconds:.1f}",
                              f"{cpu * 1000 / len(texts):.0f}", cosines(vectors, reference),
-                             cosines(vectors, single[precision]), load()))
+                             cosines(vectors, single[precision, fused]), load()))
     return rows
 
 
@@ -126,31 +134,37 @@ def main() -> None:
         for model in args.models:
             embedder = load_embedder(Settings.from_env(model=model))
             embedder.load()
+            before = today(model)
+            before.load()
+            old = build(before, Path(tmp) / f"{model}-today", overlapped=False)
             serial = build(embedder, Path(tmp) / f"{model}-serial", overlapped=False)
             overlapped = build(embedder, Path(tmp) / f"{model}-overlapped", overlapped=True)
             cli = cli_build(model, Path(tmp) / f"{model}-cli")
-            ends[model] = (serial, overlapped, cli)
-            print(f"{model}: serial {serial['wall']:.1f} s ({serial['stages']}), overlapped {overlapped['wall']:.1f} s "
+            ends[model] = (old, serial, overlapped, cli)
+            print(f"{model}: today {old['wall']:.1f} s ({old['stages']}), serial {serial['wall']:.1f} s "
+                  f"({serial['stages']}), overlapped {overlapped['wall']:.1f} s "
                   f"({overlapped['stages']}), CLI {cli:.1f} s; load {load()}", file=sys.stderr, flush=True)
             if not args.skip_encode:
                 encodes[model] = encode_variants(model, passage_texts(Path(tmp) / f"{model}-serial", args.passages))
 
     print(f"\n## End to end: `build_index(corpus, full=True)`, model loaded (load average {load()} "
           f"on {os.cpu_count()} cores at the end)\n")
-    print("| model | passages | today: serial s (passages/s) | new: overlapped s (passages/s) | ratio | "
-          "CLI `ingest --full` s | stages serial → overlapped (s) |")
-    print("|---|---:|---:|---:|---:|---:|---|")
-    for model, (serial, overlapped, cli) in ends.items():
-        print(f"| {model} | {serial['passages']} | {serial['wall']:.1f} ({serial['per_s']:.2f}) | "
-              f"{overlapped['wall']:.1f} ({overlapped['per_s']:.2f}) | {overlapped['per_s'] / serial['per_s']:.2f}× | "
-              f"{cli:.1f} | {serial['stages']} → {overlapped['stages']} |")
+    print("| model | passages | today: fp32 unfused serial s (passages/s) | default model serial s (passages/s) | "
+          "new: overlapped s (passages/s) | new / today | overlap alone | CLI `ingest --full` s | "
+          "stages today → overlapped (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for model, (old, serial, overlapped, cli) in ends.items():
+        print(f"| {model} | {serial['passages']} | {old['wall']:.1f} ({old['per_s']:.2f}) | "
+              f"{serial['wall']:.1f} ({serial['per_s']:.2f}) | {overlapped['wall']:.1f} ({overlapped['per_s']:.2f}) | "
+              f"**{overlapped['per_s'] / old['per_s']:.2f}×** | {overlapped['per_s'] / serial['per_s']:.2f}× | "
+              f"{cli:.1f} | {old['stages']} → {overlapped['stages']} |")
     if len(ends) == 2:
-        e5, minilm = (ends[m][1]["per_s"] for m in BACKENDS)
+        e5, minilm = (ends[m][2]["per_s"] for m in BACKENDS)
         print(f"\nDefault model / MiniLM passages/s, overlapped: {e5 / minilm:.2f} (budget ≥ 0.5)")
     for model, rows in encodes.items():
         print(f"\n## Encode only, {model}, {args.passages} sample passages\n")
-        print("| precision | batch | threads | passages/s | CPU ms/passage | cosine to fp32 single (min / median) | "
-              "to own single | load |")
+        print("| precision | attention fused | batch | passages/s | CPU ms/passage | cosine to fp32 unfused single "
+              "(min / median) | to own single | load |")
         print("|---|---:|---:|---:|---:|---|---|---:|")
         for row in rows:
             print("| " + " | ".join(row) + " |")

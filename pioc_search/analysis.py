@@ -24,6 +24,7 @@ STEMMERS = {"en": "english", "es": "spanish", "pt": "portuguese", "fr": "french"
 NETWORK_LANGUAGES = tuple(STEMMERS)
 UNDETERMINED = "und"
 STOPWORDS_FILE = Path(__file__).with_name("data") / "stopwords.txt"
+WORD_CACHE = 1 << 16  # (word, language) pairs whose terms are remembered
 
 _WORD = re.compile(r"\w+")
 _ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")  # harakat, Quranic marks, tatweel
@@ -61,8 +62,10 @@ def _stemmer(language: str) -> Stemmer.Stemmer | None:
     return Stemmer.Stemmer(name, 100_000) if name else None  # PyStemmer caches recent words itself
 
 
+@lru_cache(maxsize=WORD_CACHE)
 def word_terms(word: str, language: str) -> tuple[str, ...]:
-    """The index terms of one written word (case-folded, from `words`): none for a stop word."""
+    """The index terms of one written word (case-folded, from `words`): none for a stop word.
+    Remembered: words repeat across passages, and answer highlighting analyses every hit's text."""
     folded = fold(word)
     if folded in stop_words(language):
         return ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
@@ -207,6 +208,8 @@ def serve(
     import uvicorn
 
     _settings()  # fail here, once, on bad settings rather than in every worker
+    if workers > 1 and "PIOC_MODEL_THREADS" not in os.environ:  # the workers share the cores: no oversubscription
+        os.environ["PIOC_MODEL_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     # An import string (not an app object) so that uvicorn can start the same app in every worker process.
     # uvicorn kills a worker that does not answer its health ping within the timeout (default 5 s); loading
     # the model holds the GIL for seconds on a busy machine, so workers were killed while starting, over and over.

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import chain
 from typing import Literal
 
 import numpy as np
@@ -24,6 +27,8 @@ RRF_K = 30  # reciprocal-rank constant: 20-40 beat the usual 60 on SciFact queri
 CANDIDATES = 100
 DUPLICATE_OVERLAP = 0.5  # share of word 4-grams two passages must share to count as the same text
 DOC_FREQ_CACHE = 65536  # words whose passage counts a Searcher remembers
+FILTER_CACHE = 64  # filter combinations whose matching documents a Searcher remembers
+LANGUAGE_CACHE = 1024  # questions whose detected language is remembered (paging repeats them)
 STRONG_ANSWER_COVERAGE = 0.34  # share of the question's weight the answer sentence must cover
 # The cosine thresholds depend on the model's score range: embedder.answer_cosine and .related_floor
 
@@ -43,13 +48,15 @@ class Filters:
             self.year_from is not None or self.year_to is not None
 
     def matches(self, doc: Document) -> bool:
-        year = doc.year
+        if self.year_from is not None or self.year_to is not None:
+            year = doc.year
+            if year is None or (self.year_from is not None and year < self.year_from) \
+                    or (self.year_to is not None and year > self.year_to):
+                return False
         return ((not self.doc_type or doc.doc_type in self.doc_type)
                 and (not self.city or any(c in doc.cities for c in self.city))
                 and (not self.theme or any(t in doc.themes for t in self.theme))
-                and (not self.language or doc.language in self.language)
-                and (self.year_from is None or (year is not None and year >= self.year_from))
-                and (self.year_to is None or (year is not None and year <= self.year_to)))
+                and (not self.language or doc.language in self.language))
 
 
 @dataclass
@@ -110,22 +117,28 @@ def shingles(text: str, size: int = 4) -> set[tuple[str, ...]]:
 
 def _twin(grams: set[tuple[str, ...]], owners: dict[tuple[str, ...], list[int]],
           kept: list[tuple[Hit, int]]) -> int | None:
-    """Position of a kept hit sharing most of the shorter passage's word 4-grams, if any."""
-    shared = Counter(i for gram in grams for i in owners.get(gram, ()))
-    for position, count in shared.most_common():
+    """Position of a kept hit sharing most of the shorter passage's word 4-grams (the first kept
+    of those sharing as many), if any."""
+    shared = Counter(chain.from_iterable(owners[gram] for gram in grams & owners.keys()))
+    for position, count in sorted(shared.items(), key=lambda item: (-item[1], item[0])):
         if count / max(1, min(len(grams), kept[position][1])) >= DUPLICATE_OVERLAP:
             return position
     return None
 
 
+_question_language = lru_cache(maxsize=LANGUAGE_CACHE)(detect_language)
+
+
 class Searcher:
-    """Searches one index version; holds no state between queries."""
+    """Searches one index version; remembers between queries only what that version fixes (word
+    counts, the documents a filter matches), never a result."""
 
     def __init__(self, version: VersionReader, embedder: Embedder) -> None:
         self.version = version
         self.embedder = embedder
         self._doc_freqs: dict[str, int] = {}  # the version never changes, so its counts never do
-        self._languages: tuple[str, ...] | None = None  # nor do its documents' languages
+        self._matching = lru_cache(maxsize=FILTER_CACHE)(self._matching_docs)  # nor its documents
+        self._languages: tuple[str, ...] | None = None  # nor their languages
 
     def doc_freq(self, words: list[str]) -> dict[str, int]:
         """Passages containing each word, asked of the version once per word."""
@@ -156,7 +169,7 @@ class Searcher:
             allowed = self._allowed_docs(filters)
         depth = max(CANDIDATES, 2 * (offset + k))
         with stage("language"):
-            language = detect_language(question)  # once: lexical analysis, fusion and answers all need it
+            language = _question_language(question)  # once: lexical analysis, fusion and answers all need it
         dense: list[tuple[int, float]] = []
         if mode != "lexical":
             with stage("encode"):
@@ -165,51 +178,54 @@ class Searcher:
         with stage("lexical"):
             lexical = self.lexical(question, depth, allowed, language) if mode != "dense" else []
         with stage("fusion"):
-            ranked = self._rank(mode, dense, lexical, language)
+            owners = self.version.doc_ids([pid for pid, _ in dense + lexical])  # fusion and facets need them
+            ranked = self._rank(mode, dense, lexical, language, owners)
         with stage("duplicates"):
             hits = self._deduplicated_hits(ranked, offset + k, dense, lexical)[offset:]
         with stage("answers"):
             self._add_answers(question, hits, language)
             answer = self._strong_answer(hits, mode) if offset == 0 else None
         with stage("facets"):
-            facets = self.facets(ranked)
+            facets = self.facets(ranked, owners)
         return SearchResult(hits=hits, total=len(ranked), facets=facets, answer=answer,
                             took_ms=(time.perf_counter() - started) * 1000)
 
-    def _allowed_docs(self, filters: Filters) -> list[str] | None:
-        if not filters.active:
-            return None
-        return [d.id for d in self.version.documents.values() if filters.matches(d)]
+    def _allowed_docs(self, filters: Filters) -> tuple[str, ...] | None:
+        return self._matching(filters) if filters.active else None
 
-    def dense(self, query: np.ndarray, depth: int, allowed_docs: list[str] | None = None,
+    def _matching_docs(self, filters: Filters) -> tuple[str, ...]:
+        return tuple(d.id for d in self.version.documents.values() if filters.matches(d))
+
+    def dense(self, query: np.ndarray, depth: int, allowed_docs: Sequence[str] | None = None,
               exclude_docs: tuple[str, ...] = ()) -> list[tuple[int, float]]:
         """(passage id, cosine) best first, within `allowed_docs` and outside `exclude_docs`."""
         with stage("dense"):
             return self.version.dense(query, depth, allowed_docs, exclude_docs)
 
-    def lexical(self, question: str, depth: int, allowed_docs: list[str] | None = None,
+    def lexical(self, question: str, depth: int, allowed_docs: Sequence[str] | None = None,
                 language: str | None = None) -> list[tuple[int, float]]:
         """(passage id, score, higher is better) best first, every analysed question word counted."""
         readings = self.readings(language) if language is not None else ()
         return self.version.lexical(question, depth, allowed_docs, language=language, readings=readings)
 
     def _rank(self, mode: Mode, dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
-              language: str) -> list[tuple[int, float]]:
+              language: str, owners: dict[int, str]) -> list[tuple[int, float]]:
         if mode == "dense":
             return dense
         if mode == "lexical":
             return lexical
-        return fuse(dense, lexical, self._in_other_languages([pid for pid, _ in dense + lexical], language))
+        return fuse(dense, lexical, self._in_other_languages(owners, language))
 
-    def _in_other_languages(self, ids: list[int], language: str) -> set[int]:
-        """The passages whose document is in another language than `language`: none when it is `und`
-        (the question was then analysed in every network language), and none when the index holds
-        no document in `language`. Then every passage is in another language, all are judged by the
-        same reading of the question (see `readings`), and their lexical ranks are fair evidence."""
+    def _in_other_languages(self, owners: dict[int, str], language: str) -> set[int]:
+        """The passages (of `owners`: passage id → document id) whose document is in another language
+        than `language`: none when it is `und` (the question was then analysed in every network
+        language), and none when the index holds no document in `language`. Then every passage is in
+        another language, all are judged by the same reading of the question (see `readings`), and
+        their lexical ranks are fair evidence."""
         if language == UNDETERMINED or language not in self.languages:
             return set()
         docs = self.version.documents
-        return {pid for pid, doc_id in self.version.doc_ids(ids).items() if docs[doc_id].language != language}
+        return {pid for pid, doc_id in owners.items() if docs[doc_id].language != language}
 
     def _deduplicated_hits(self, ranked: list[tuple[int, float]], wanted: int,
                            dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[Hit]:
@@ -248,19 +264,23 @@ class Searcher:
         freq = self.doc_freq([t for group in groups for t in group])
         weights = idf_weights(groups, freq, max(1, self.version.passage_count))
         for hit in hits:
-            hit.answers = (best_sentences(hit.text, weights, hit.document.language)
-                           or self._closest_sentence(hit.text, question))
+            hit.answers = best_sentences(hit.text, weights, hit.document.language)
+        self._add_closest_sentences(question, [hit for hit in hits if not hit.answers])
 
-    def _closest_sentence(self, text: str, question: str) -> list[Span]:
-        """When no question word occurs in the passage, the sentence closest in meaning, judged by
-        the model's word-piece embeddings (cheap: no transformer pass per sentence)."""
-        spans = sentence_spans(text)
-        if not spans:
-            return []
-        scores = self.embedder.word_piece_vectors([text[s:e] for s, e in spans]) @ \
-            self.embedder.word_piece_vectors([question])[0]
-        best = int(np.argmax(scores))
-        return [Span(spans[best][0], spans[best][1], 0.0)]
+    def _add_closest_sentences(self, question: str, hits: list[Hit]) -> None:
+        """For hits where no question word occurs, the sentence closest in meaning, judged by the
+        model's word-piece embeddings (cheap: no transformer pass; one tokeniser call for them all)."""
+        spans = [sentence_spans(hit.text) for hit in hits]
+        sentences = [hit.text[s:e] for hit, found in zip(hits, spans) for s, e in found]
+        if not sentences:
+            return
+        vectors = self.embedder.word_piece_vectors([question, *sentences])  # each text's vector on its own
+        start = 1
+        for hit, found in zip(hits, spans):
+            if found:
+                best = int(np.argmax(vectors[start : start + len(found)] @ vectors[0]))
+                hit.answers = [Span(found[best][0], found[best][1], 0.0)]
+            start += len(found)
 
     def _strong_answer(self, hits: list[Hit], mode: Mode) -> Answer | None:
         """The top hit's best sentence, only when both retrievers and the wording agree on it."""
@@ -273,20 +293,21 @@ class Searcher:
                      and (mode != "hybrid" or (top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3))
         return Answer(top, span) if confident else None
 
-    def facets(self, ranked: list[tuple[int, float]]) -> dict[str, dict[str, int]]:
+    def facets(self, ranked: list[tuple[int, float]],
+               owners: dict[int, str] | None = None) -> dict[str, dict[str, int]]:
         """Document counts per doc_type, city, theme, year and language (real languages only, never
-        `und`) over the matching candidates."""
-        owners = self.version.doc_ids([pid for pid, _ in ranked])
+        `und`) over the matching candidates; `owners` (passage id → document id of exactly those
+        candidates) saves asking the version again."""
+        if owners is None:
+            owners = self.version.doc_ids([pid for pid, _ in ranked])
         docs = [self.version.documents[doc_id] for doc_id in dict.fromkeys(owners.values())]
-        counters: dict[str, Counter[str]] = {name: Counter() for name in ("doc_type", "city", "theme", "year", "language")}
-        for doc in docs:
-            counters["doc_type"][doc.doc_type] += 1
-            counters["city"].update(doc.cities)
-            counters["theme"].update(doc.themes)
-            if doc.year:
-                counters["year"][str(doc.year)] += 1
-            if doc.language != UNDETERMINED:
-                counters["language"][doc.language] += 1
+        counters: dict[str, Counter[str]] = {
+            "doc_type": Counter(doc.doc_type for doc in docs),
+            "city": Counter(chain.from_iterable(doc.cities for doc in docs)),
+            "theme": Counter(chain.from_iterable(doc.themes for doc in docs)),
+            "year": Counter(str(year) for year in (doc.year for doc in docs) if year),
+            "language": Counter(doc.language for doc in docs if doc.language != UNDETERMINED),
+        }
         return {name: dict(counter.most_common()) for name, counter in counters.items()}
 
     def related_to_passage(self, passage_id: int, k: int = 5) -> list[Hit]:

@@ -18,6 +18,7 @@ class Settings:
     admin_token: str | None = None
     keep_versions: int = 3
     batch_size: int = 32
+    model_threads: int | None = None  # ONNX Runtime threads per process (PIOC_MODEL_THREADS); None: min(2, cores)
     max_upload_bytes: int = 50 * 1024 * 1024
     ocr: bool = True  # OCR pages without usable text when tesseract is installed (PIOC_OCR=0 to skip)
     file_timeout: float = 120.0  # seconds one file may take to extract (PIOC_FILE_TIMEOUT)
@@ -52,7 +53,8 @@ class Settings:
             values["database_statement_timeout"] = float(env["PIOC_DATABASE_STATEMENT_TIMEOUT"])
         if env.get("PIOC_ADMIN_TOKEN"):
             values["admin_token"] = env["PIOC_ADMIN_TOKEN"]
-        for name in ("keep_versions", "batch_size", "max_upload_bytes", "file_memory_mb", "database_pool_size"):
+        for name in ("keep_versions", "batch_size", "max_upload_bytes", "file_memory_mb", "database_pool_size",
+                     "model_threads"):
             key = f"PIOC_{name.upper()}"
             if key in env:
                 values[name] = int(env[key])

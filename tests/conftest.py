@@ -93,13 +93,14 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 class ReusedVectors:
-    """The real model, except that passages it has already embedded (in the local sample index) are
-    not embedded again: building the same corpus into another store then costs seconds, not minutes."""
+    """The real model, except that passages it has already embedded (in the local sample index, or
+    earlier through this object) are not embedded again: building the same corpus into another store
+    then costs seconds, not minutes."""
 
-    def __init__(self, model: Embedder, known: VersionReader) -> None:
+    def __init__(self, model: Embedder, known: VersionReader | None = None) -> None:
         self._model = model
         self._known: dict[str, np.ndarray] = {}
-        for doc in known.documents.values():
+        for doc in known.documents.values() if known else ():
             for row in known.document_passages(doc.id):
                 passage = Passage(row["id"], doc.id, row["ordinal"], row["text"], row["section"], None, None)
                 self._known[embedding_input(doc, passage)] = known.vector(row["id"])

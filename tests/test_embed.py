@@ -98,6 +98,22 @@ def test_the_exported_model_is_cached_for_the_next_process(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(BACKENDS))
+def test_the_exported_model_runs_fused_attention(name: str) -> None:
+    """Each layer is one Attention operator, not dozens of shape operators around it: a question costs
+    about a third less (benchmarks/bench_models.py). A transformers upgrade that changes how attention
+    traces would silently undo that; this catches it."""
+    import onnx
+
+    embedder = load_embedder(Settings(model=name))
+    embedder.load()
+    graph = onnx.load(str(embedder._onnx_file()), load_external_data=False).graph
+    kinds = [node.op_type for node in graph.node]
+    attention = [k for k in kinds if k.endswith("Attention")]  # QAttention once quantised
+    assert len(attention) == {"all-MiniLM-L6-v2": 6, "multilingual-e5-small": 12}[name]
+    assert "Softmax" not in kinds
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
 def test_word_piece_vectors_pick_the_sentence_about_the_question(name: str) -> None:
     embedder = load_embedder(Settings(model=name))
     sentences = ["The budget was approved in March.", "Street lighting cut night robberies."]
@@ -113,3 +129,12 @@ def test_an_unknown_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_
 
 def test_multilingual_e5_is_the_default() -> None:
     assert load_embedder(Settings()).model_id == "intfloat/multilingual-e5-small"
+
+
+def test_model_threads_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several serve workers on few cores each run ONNX Runtime on fewer threads (PIOC_MODEL_THREADS)."""
+    monkeypatch.setenv("PIOC_MODEL_THREADS", "1")
+    embedder = load_embedder(Settings.from_env(model="all-MiniLM-L6-v2"))
+    embedder.load()
+    assert embedder.threads == 1
+    assert embedder._session.get_session_options().intra_op_num_threads == 1

@@ -148,5 +148,5 @@ def test_passages_in_another_language_keep_the_dense_stand_in_when_the_question_
         searcher: Searcher) -> None:
     ids = [pid for pid, _ in searcher.lexical("robos nocturnos en los autobuses", 10, language="es")]
     owners = searcher.version.doc_ids(ids)
-    beyond = searcher._in_other_languages(ids, "es")
+    beyond = searcher._in_other_languages(owners, "es")
     assert beyond and all(searcher.version.documents[owners[p]].language != "es" for p in beyond)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+import numpy as np
 import pytest
 
 from pioc_search.embedders import Embedder
@@ -10,7 +11,7 @@ from pioc_search.ingest.pipeline import build_index
 from pioc_search.analysis import question_terms
 from pioc_search.lexical.fts5 import match_query
 from pioc_search.search import RRF_K, Filters, Searcher, fuse
-from pioc_search.sentences import split_sentences
+from pioc_search.sentences import sentence_spans, split_sentences
 
 SHARED = ("The Barrios con Luz programme installed 4,800 LED streetlights along 1,212 street segments, "
           "and night-time robbery fell by 27% in the treated segments within eighteen months.")
@@ -103,6 +104,36 @@ def test_filters_combine_and_still_fill_k(searcher: Searcher) -> None:
     assert spanish.hits == [] and spanish.total == 0
 
 
+def _retrieved(result, rank: str) -> list[int]:  # type: ignore[no-untyped-def]
+    """Every passage of a result, folded duplicates too, in the order the retriever ranked them."""
+    every = [h for hit in result.hits for h in (hit, *hit.duplicates)]
+    return [h.passage_id for h in sorted(every, key=lambda h: getattr(h, rank))]
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical"])
+def test_a_filtered_ranking_is_the_full_ranking_without_other_documents(searcher: Searcher, mode: str) -> None:
+    """Asking a filter again, or others in between, gives the same answer as the first time."""
+    question = "street lighting and police trust in the barrios"
+    rank = f"{mode}_rank"
+    full = searcher.search(question, k=50, mode=mode)
+    everything = {h.passage_id: h.document for hit in full.hits for h in (hit, *hit.duplicates)}
+    cases = [Filters(doc_type=("statement",)), Filters(city=("Cali",)), Filters(year_from=2021, year_to=2023),
+             Filters(doc_type=("statement",)), Filters(theme=("youth", "urban-design")), Filters(city=("Cali",))]
+    for filters in cases:
+        filtered = searcher.search(question, k=50, mode=mode, filters=filters)
+        expected = [pid for pid in _retrieved(full, rank) if filters.matches(everything[pid])]
+        assert expected, f"{filters} matches some passage"
+        assert _retrieved(filtered, rank) == expected, filters
+
+
+def test_every_passage_knows_its_document(searcher: Searcher) -> None:
+    version = searcher.version
+    owners = {row["id"]: doc_id for doc_id in version.documents for row in version.document_passages(doc_id)}
+    unknown = max(owners) + 1
+    assert version.doc_ids([*owners, unknown, next(iter(owners))]) == owners
+    assert version.doc_ids([unknown]) == {} and version.doc_ids([]) == {}
+
+
 def test_facets_count_documents_in_the_matching_set(searcher: Searcher) -> None:
     facets = searcher.search("street lighting", k=3, mode="lexical").facets
     assert facets["doc_type"] == {"report": 1, "blog": 1, "statement": 1}
@@ -128,6 +159,18 @@ def test_answer_offsets_mark_exactly_one_sentence(searcher: Searcher) -> None:
     top = result.hits[0]
     assert top.text[top.answers[0].start:top.answers[0].end] == "Trust in the police rose from 31% to 48% in two years."
     assert result.answer is not None and result.answer.hit is top
+
+
+def test_a_hit_without_question_words_shows_the_sentence_closest_in_meaning(searcher: Searcher) -> None:
+    question = "hospital bedside conversations with stabbing victims"
+    result = searcher.search(question, k=6, mode="dense")
+    closest = [hit for hit in result.hits if hit.answers and hit.answers[0].score == 0.0]
+    assert len(closest) >= 2, "several hits share no word with the question"
+    asked = searcher.embedder.word_piece_vectors([question])[0]
+    for hit in closest:  # each judged on its own, as if it were the only hit
+        spans = sentence_spans(hit.text)
+        best = spans[int(np.argmax(searcher.embedder.word_piece_vectors([hit.text[s:e] for s, e in spans]) @ asked))]
+        assert [(a.start, a.end) for a in hit.answers] == [best]
 
 
 def test_no_answer_when_evidence_is_weak(searcher: Searcher) -> None:
@@ -162,5 +205,5 @@ def test_lexical_ranks_count_when_no_document_shares_the_question_language(searc
     passages is fair evidence: fusion does not replace it (it does for an English question's
     passages in other languages, see test_passages_in_another_language_are_not_penalised...)."""
     ids = [pid for pid, _ in searcher.lexical(SPANISH_WITH_ENGLISH_TERMS, 10, language="es")]
-    assert ids and searcher._in_other_languages(ids, "es") == set()
+    assert ids and searcher._in_other_languages(searcher.version.doc_ids(ids), "es") == set()
     assert searcher.readings("es") == ("en",) and searcher.readings("en") == ()

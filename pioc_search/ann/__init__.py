@@ -12,11 +12,11 @@ from pathlib import Path
 
 import faiss
 
-from pioc_search.ann.base import DenseIndex, Hits, ReadOnlyIndex
+from pioc_search.ann.base import DenseIndex, Hits, IdSet, ReadOnlyIndex
 from pioc_search.ann.exact import ExactIndex
 from pioc_search.ann.ivf import IVFIndex
 
-__all__ = ["BACKENDS", "DEFAULT_THRESHOLD", "DenseIndex", "ExactIndex", "Hits", "IVFIndex", "ReadOnlyIndex",
+__all__ = ["BACKENDS", "DEFAULT_THRESHOLD", "DenseIndex", "ExactIndex", "Hits", "IdSet", "IVFIndex", "ReadOnlyIndex",
            "backend_for", "empty", "fit", "load", "threshold"]
 
 BACKENDS: dict[str, type[DenseIndex]] = {"exact": ExactIndex, "ivf": IVFIndex}

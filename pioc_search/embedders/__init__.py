@@ -30,9 +30,11 @@ def load_embedder(settings: Settings) -> Embedder:
     backend = BACKENDS.get(settings.model)
     if backend is None:
         raise UnknownModel(f"unknown model {settings.model!r} (PIOC_MODEL): choose one of {', '.join(BACKENDS)}")
-    if backend is MiniLM:
-        return MiniLM(settings.model_path, settings.batch_size)
-    return backend(batch_size=settings.batch_size)
+    embedder = (MiniLM(settings.model_path, settings.batch_size) if backend is MiniLM
+                else backend(batch_size=settings.batch_size))
+    if settings.model_threads:
+        embedder.threads = settings.model_threads
+    return embedder
 
 
 _others: dict[str, Embedder] = {}

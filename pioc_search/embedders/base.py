@@ -16,8 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from pioc_search.embedders.export import EXPORT_RECIPE
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The tokenizers thread pool spins after each call: on 2 cores that CPU is taken from the search itself, and
+# the texts tokenised per call (a question, a batch of passages) are too few to gain from threads.
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 PRECISIONS = ("fp32", "int8")
 
 
@@ -51,6 +56,7 @@ class Embedder(ABC):
     related_floor: float  # related material below this cosine is listed last
 
     precision = "fp32"  # the backend's default ONNX file: "fp32" or "int8" (dynamic, per channel)
+    fused = True  # attention fused by ONNX Runtime's optimiser (embedders/export.py); False only to measure it
 
     def __init__(self, batch_size: int = 32, cache_dir: Path | None = None, precision: str | None = None) -> None:
         if precision not in (None, *PRECISIONS):
@@ -84,6 +90,11 @@ class Embedder(ABC):
         """The model's input embeddings of these token ids (rows of its word-embedding table)."""
 
     # --- shared ------------------------------------------------------------------------------
+    @property
+    def export_recipe(self) -> str:
+        """How the ONNX file was made, part of its cached name."""
+        return EXPORT_RECIPE if self.fused else "unfused"
+
     def load(self) -> None:
         """Load the model now rather than on first use."""
         _ = self._session
@@ -147,9 +158,13 @@ class Embedder(ABC):
     def word_piece_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length mean of each text's unit-length word-piece input embeddings: a bag-of-words
         sense of meaning at a tiny fraction of a full encoding's cost (used to pick a sentence)."""
+        rows = self._token_ids(texts, query=False, model_input=False)
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for i, row in enumerate(self._token_ids(texts, query=False, model_input=False)):
-            if row:
-                table = self._word_piece_rows(np.asarray(row))
-                vectors[i] = (table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-9)).mean(axis=0)
+        counts = np.array([len(row) for row in rows])
+        if counts.sum():  # every text's pieces in one lookup, summed per text
+            table = self._word_piece_rows(np.fromiter((i for row in rows for i in row), dtype=np.int64))
+            table /= np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-9)
+            present = counts > 0
+            starts = (np.cumsum(counts) - counts)[present]
+            vectors[present] = np.add.reduceat(table, starts, axis=0)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)

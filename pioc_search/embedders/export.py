@@ -1,5 +1,12 @@
 """Export a transformers encoder to ONNX with mean pooling and L2 normalisation in the graph (torch, once),
-optionally quantised to int8."""
+its attention and layer norms fused by ONNX Runtime's transformer optimiser, optionally quantised to int8.
+
+Fusion matters on this hardware: a question is ~15 tokens, so an unfused graph spends a third of its time
+in small shape operators around attention (Gather, Reshape, Transpose, Concat). The model is traced with
+eager attention (scaled-dot-product attention traces into a pattern the optimiser cannot fuse), then the
+optimiser folds each layer into Attention, SkipLayerNormalization and BiasGelu operators. The result is the
+same function (cosine 1.0 to the unfused export in float).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,54 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+EXPORT_RECIPE = "fused-1"  # part of the cached file's name: bump when the recipe changes
 
-def export_pooled(model, inputs: Sequence[str], target: Path) -> None:  # type: ignore[no-untyped-def]
-    """Export a transformers encoder with mean pooling and L2 normalisation to ONNX."""
+
+def export_pooled(model, inputs: Sequence[str], target: Path, fuse: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """Export a transformers encoder with mean pooling and L2 normalisation to ONNX, fused unless told not to
+    (the unfused graph is kept only to measure what fusion buys)."""
+    if not fuse:
+        _trace(model, inputs, target, eager=False)
+        return
+    traced = target.with_name(target.name + ".traced.onnx")
+    try:
+        _trace(model, inputs, traced)
+        _fuse(traced, target, model.config.num_attention_heads, model.config.hidden_size)
+    finally:
+        _remove(traced)
+
+
+def export_quantised(model, inputs: Sequence[str], target: Path, fuse: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """`export_pooled`, then `quantise_int8` (the float file is a temporary one beside `target`)."""
+    float_file = target.with_name(target.name + ".float.onnx")
+    try:
+        export_pooled(model, inputs, float_file, fuse)
+        quantise_int8(float_file, target)
+    finally:
+        _remove(float_file)
+
+
+def quantise_int8(source: Path, target: Path) -> None:
+    """ONNX Runtime dynamic quantisation: int8 weights per output channel (matrix products, fused attention
+    and the word-embedding lookup); activations are quantised on the fly, with one scale per run."""
+    import logging
+
+    from onnx import TensorProto
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.disable(logging.WARNING)  # it advises "pre-processing" through the root logger: not needed here
+    try:
+        quantize_dynamic(str(source), str(target), per_channel=True, weight_type=QuantType.QInt8,
+                         extra_options={"DefaultTensorType": TensorProto.FLOAT})  # fused operators carry no inferred type
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _trace(model, inputs: Sequence[str], target: Path, eager: bool = True) -> None:  # type: ignore[no-untyped-def]
     import torch
+
+    if eager:
+        model.config._attn_implementation = "eager"  # read at each forward: the optimiser fuses this pattern
 
     class Pooled(torch.nn.Module):
         def __init__(self) -> None:
@@ -29,24 +80,19 @@ def export_pooled(model, inputs: Sequence[str], target: Path) -> None:  # type: 
     axes = {name: {0: "batch", 1: "tokens"} for name in inputs} | {"embedding": {0: "batch"}}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(Pooled(), example, str(target), input_names=list(inputs), output_names=["embedding"],
-                          dynamic_axes=axes, opset_version=17, dynamo=False)
+        torch.onnx.export(Pooled().eval(), example, str(target), input_names=list(inputs),
+                          output_names=["embedding"], dynamic_axes=axes, opset_version=17, dynamo=False)
 
 
-def export_quantised(model, inputs: Sequence[str], target: Path) -> None:  # type: ignore[no-untyped-def]
-    """`export_pooled`, then `quantise_int8` (the float file is a temporary one beside `target`)."""
-    float_file = target.with_name(target.name + ".float.onnx")
-    try:
-        export_pooled(model, inputs, float_file)
-        quantise_int8(float_file, target)
-    finally:
-        for leftover in target.parent.glob(float_file.name + "*"):
-            leftover.unlink()
+def _fuse(source: Path, target: Path, heads: int, hidden: int) -> None:
+    import logging
+
+    from onnxruntime.transformers import optimizer
+
+    logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)
+    optimizer.optimize_model(str(source), model_type="bert", num_heads=heads, hidden_size=hidden).save_model_to_file(str(target))
 
 
-def quantise_int8(source: Path, target: Path) -> None:
-    """ONNX Runtime dynamic quantisation: int8 weights per output channel (matrix products and the
-    word-embedding lookup); activations are quantised on the fly, with one scale per run."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(str(source), str(target), per_channel=True, weight_type=QuantType.QInt8)
+def _remove(path: Path) -> None:
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()

@@ -63,8 +63,8 @@ class MiniLM(Embedder):
     def _onnx_file(self) -> Path:
         weights = (self.model_path / "model.safetensors").stat()
         kind = "-int8pc" if self.precision == "int8" else ""
-        target = self.cache_dir / f"all-MiniLM-L6-v2-{weights.st_size}-{weights.st_mtime_ns}{kind}.onnx"
-        return cached_file(target, lambda partial: export_onnx(self.model_path, partial, self.precision))
+        target = self.cache_dir / f"all-MiniLM-L6-v2-{weights.st_size}-{weights.st_mtime_ns}{kind}-{self.export_recipe}.onnx"
+        return cached_file(target, lambda partial: export_onnx(self.model_path, partial, self.precision, self.fused))
 
     @cached_property
     def _word_piece_table(self) -> np.ndarray:
@@ -76,7 +76,7 @@ class MiniLM(Embedder):
         return self._word_piece_table[ids]
 
 
-def export_onnx(model_path: Path, target: Path, precision: str = "fp32") -> None:
+def export_onnx(model_path: Path, target: Path, precision: str = "fp32", fuse: bool = True) -> None:
     """Export the transformer with mean pooling and L2 normalisation to ONNX (needs torch once),
     quantised to int8 when asked."""
     from transformers import AutoModel
@@ -85,4 +85,4 @@ def export_onnx(model_path: Path, target: Path, precision: str = "fp32") -> None
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
     export = export_quantised if precision == "int8" else export_pooled
-    export(AutoModel.from_pretrained(str(model_path)).eval(), INPUTS, target)
+    export(AutoModel.from_pretrained(str(model_path)).eval(), INPUTS, target, fuse)

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ BUILDING_SUFFIX = ".building"
 REMOVING_SUFFIX = ".removing"
 UNPUBLISHED = ".unpublished"
 LOCK_NAME = ".build.lock"
+ID_SET_CACHE = 4  # filters whose passage ids and FAISS selector a version remembers (~56 bytes per allowed passage)
 SCHEMA_VERSION = 3  # bump when a version built before cannot be read or reused; builds then start afresh
 
 SCHEMA = """
@@ -330,6 +332,39 @@ def row_to_document(row: sqlite3.Row) -> Document:
     )
 
 
+class PassageOwners:
+    """Every passage's document, read once per version (which never changes): passage ids ascending
+    and, for each, its document's position in `documents`. Answers "whose passages are these" and
+    "which passages do these documents hold" with array lookups instead of SQL."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        cursor = conn.cursor()
+        cursor.row_factory = None  # plain tuples; one row per document (the covering index answers it)
+        rows = cursor.execute("SELECT doc_id, group_concat(id) FROM passages GROUP BY doc_id").fetchall()
+        self.documents = [doc_id for doc_id, _ in rows]
+        self.position = {doc_id: i for i, doc_id in enumerate(self.documents)}
+        ids = np.fromstring(",".join(listed for _, listed in rows), dtype=np.int64, sep=",") if rows \
+            else np.zeros(0, dtype=np.int64)
+        owner = np.repeat(np.arange(len(rows), dtype=np.int32), [listed.count(",") + 1 for _, listed in rows])
+        order = np.argsort(ids, kind="stable")
+        self.ids, self.owner = ids[order], owner[order]
+
+    def of(self, ids: Sequence[int]) -> dict[int, str]:
+        """Passage id → document id for the known ones among `ids`, ascending passage id."""
+        if not len(ids) or not len(self.ids):
+            return {}
+        wanted = np.unique(np.asarray(ids, dtype=np.int64))
+        at = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
+        known = self.ids[at] == wanted
+        return dict(zip(wanted[known].tolist(), [self.documents[i] for i in self.owner[at[known]].tolist()]))
+
+    def passages_of(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """Ids of the passages of these documents, ascending."""
+        chosen = np.zeros(len(self.documents), dtype=bool)
+        chosen[[self.position[d] for d in doc_ids if d in self.position]] = True
+        return self.ids[chosen[self.owner]]
+
+
 class LocalVersion:
     """A published version opened read-only for searching (stores.base.VersionReader)."""
 
@@ -343,6 +378,7 @@ class LocalVersion:
         self.documents = {r["id"]: row_to_document(r) for r in self.conn.execute("SELECT * FROM documents")}
         self.lexical_engine = lexical.engine(self.meta.get("lexical", lexical.LEGACY)).name
         self.lexical_index = lexical.engine(self.lexical_engine).reader(path, lambda: self.conn)
+        self._id_sets = lru_cache(maxsize=ID_SET_CACHE)(self._id_set)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -364,12 +400,12 @@ class LocalVersion:
         return {r["id"]: r for r in rows}
 
     def doc_ids(self, ids: Sequence[int]) -> dict[int, str]:
-        """Passage id → document id."""
-        if not ids:
-            return {}
-        rows = self.conn.execute(f"SELECT id, doc_id FROM passages WHERE id IN ({','.join('?' * len(ids))})",
-                                 [int(i) for i in ids])
-        return {r[0]: r[1] for r in rows}
+        """Passage id → document id, in ascending passage id order."""
+        return self._owners.of(ids)
+
+    @cached_property
+    def _owners(self) -> PassageOwners:
+        return PassageOwners(self.conn)
 
     def document_passages(self, doc_id: str) -> list[sqlite3.Row]:
         return self.conn.execute("SELECT * FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc_id,)).fetchall()
@@ -403,26 +439,25 @@ class LocalVersion:
         allowed = self._scope(allowed_docs, filters)
         if allowed is not None and exclude_docs:
             excluded_docs = set(exclude_docs)
-            allowed = [d for d in allowed if d not in excluded_docs]
+            allowed = tuple(d for d in allowed if d not in excluded_docs)
         with stage("filters"):
-            ids = None if allowed is None else self._passage_ids(allowed)
+            ids = None if allowed is None else self._id_sets(allowed)
             excluded = self._passage_ids(list(exclude_docs)) if exclude_docs and allowed is None else None
         return self.index.search(query, k, ids, excluded)
 
     def _passage_ids(self, doc_ids: Sequence[str]) -> np.ndarray:
-        if not doc_ids:
-            return np.zeros(0, dtype=np.int64)
-        rows = self.conn.execute(
-            f"SELECT id FROM passages WHERE doc_id IN ({','.join('?' * len(doc_ids))})", list(doc_ids))
-        return np.array([r[0] for r in rows], dtype=np.int64)
+        return self._owners.passages_of(doc_ids)
 
-    def _scope(self, allowed_docs: Sequence[str] | None, filters: Filters | None) -> list[str] | None:
-        allowed = None if allowed_docs is None else list(allowed_docs)
+    def _id_set(self, doc_ids: tuple[str, ...]) -> ann.IdSet:
+        return ann.IdSet(self._passage_ids(doc_ids))
+
+    def _scope(self, allowed_docs: Sequence[str] | None, filters: Filters | None) -> tuple[str, ...] | None:
+        allowed = None if allowed_docs is None else tuple(allowed_docs)
         if filters is not None and filters.active:
-            matching = [d.id for d in self.documents.values() if filters.matches(d)]
+            matching = tuple(d.id for d in self.documents.values() if filters.matches(d))
             if allowed is not None:
                 keep = set(matching)
-                matching = [d for d in allowed if d in keep]
+                matching = tuple(d for d in allowed if d in keep)
             allowed = matching
         return allowed
 
@@ -433,7 +468,7 @@ class LocalVersion:
         engine as terms, never parsed, so query syntax in a question is inert); `readings`: see
         analysis.question_groups."""
         allowed = self._scope(allowed_docs, filters)
-        if k <= 0 or allowed == []:
+        if k <= 0 or allowed == ():
             return []
         return self.lexical_index.search(question_terms(question, language, readings), k, allowed)
 

@@ -52,6 +52,7 @@ KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, 
 # The pool retries a failed connection with doubling delays, then gives up and lets the next request
 # start afresh: giving up soon keeps the delays short, so the pool is back within seconds of the server.
 RECONNECT_TIMEOUT = 10.0
+TERMINATE_WAIT = 10.0  # seconds the next build waits for a dead build's database session to exit
 EF_SEARCH = 200  # HNSW candidate list: recall@10 0.973 at 100k (bench_store.py); iterative scan
 # goes on past it when filters reject rows
 DOC_COLUMNS = ("id", "path", "sha256", "fingerprint", "title", "doc_type", "cities", "themes", "date", "year",
@@ -138,6 +139,7 @@ class PostgresStore:
                 self.pool.close()
                 raise
         self._readers: dict[str, PostgresVersion] = {}
+        self._holds_build_lock = False
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
@@ -216,9 +218,11 @@ class PostgresStore:
                         " AND ((l.classid::bigint << 32) | l.objid::bigint) = %s", (BUILD_LOCK,)).fetchone()
                     who = f"database session {holder[0]}" if holder else "another session"
                     raise BuildInProgress(f"another ingest is already running ({who}); nothing was changed")
+            self._holds_build_lock = True
             try:
                 yield
             finally:
+                self._holds_build_lock = False
                 try:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (BUILD_LOCK,))
                 except psycopg.Error:  # connection lost: the server released the lock with the session
@@ -227,7 +231,14 @@ class PostgresStore:
             conn.close()
 
     def remove_unfinished(self) -> list[str]:
-        """Builds whose writer session is gone, and finished versions never made live."""
+        """Builds whose writer session is gone, and finished versions never made live.
+
+        Under the build lock, a version still `building` belongs to a build that died or lost the
+        lock (every writer is opened under it): its session may still be running a statement the dead
+        client sent (the server notices the client is gone only when the statement ends), so it is
+        terminated first and the version removed now rather than by a later build."""
+        if self._holds_build_lock:
+            self._terminate_orphan_builders()
         with self.connection() as conn:
             rows = conn.execute(
                 "SELECT v.id, v.name FROM versions v LEFT JOIN pg_stat_activity a"
@@ -238,6 +249,21 @@ class PostgresStore:
         for version_id, _ in rows:
             self._drop(version_id)
         return [name for _, name in rows]
+
+    def _terminate_orphan_builders(self) -> None:
+        with self.connection() as conn:
+            try:
+                stuck = conn.execute(
+                    "SELECT v.name, pg_terminate_backend(a.pid, %s) FROM versions v JOIN pg_stat_activity a"
+                    " ON a.pid = v.builder_pid AND a.backend_start = v.builder_started"
+                    " WHERE v.state = 'building' AND a.pid <> pg_backend_pid()",
+                    (round(TERMINATE_WAIT * 1000),)).fetchall()
+            except psycopg.errors.InsufficientPrivilege as exc:  # another role's session: a later build
+                log.warning("cannot stop the session of a dead build: %s", exc)
+                return
+        for name, gone in stuck:
+            log.warning("stopped the database session of dead build %s%s", name,
+                        "" if gone else " (it has not exited yet; a later build removes it)")
 
     def prune(self, keep: int) -> list[str]:
         keep = max(keep, 2)
