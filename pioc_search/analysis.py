@@ -85,7 +85,8 @@ def analyse(text: str, language: str) -> list[str]:
 
 
 @lru_cache(maxsize=1024)
-def question_groups(question: str, language: str | None = None) -> tuple[tuple[str, ...], ...]:
+def question_groups(question: str, language: str | None = None,
+                    readings: tuple[str, ...] = ()) -> tuple[tuple[str, ...], ...]:
     """The terms of each distinct content word of a question, first occurrence order.
 
     The question's language is detected; when detection is unsure (short questions usually are) the
@@ -94,13 +95,19 @@ def question_groups(question: str, language: str | None = None) -> tuple[tuple[s
     those readings meets it, and the others only add a few terms that match nothing or carry little
     weight. Stop words of any network language are dropped then, since a keyword query rarely
     needs "de" or "the".
+
+    `readings`: further languages to read the question's words in (the other languages of the
+    index): a Spanish question's "BRCA1", "p53" or "diabetes" then meets the same word in an
+    English passage, indexed with the English stemmer. Only the question's own stop words are
+    dropped; a reading drops the words that are stop words in its language.
     """
     if language is None:
         from pioc_search.ingest.metadata import detect_language
 
         language = detect_language(question)
-    languages = (language,) if language != UNDETERMINED else NETWORK_LANGUAGES
-    common = frozenset().union(*(stop_words(lang) for lang in languages))
+    own = (language,) if language != UNDETERMINED else NETWORK_LANGUAGES
+    languages = tuple(dict.fromkeys((*own, *readings)))
+    common = frozenset().union(*(stop_words(lang) for lang in own))
     groups: dict[tuple[str, ...], None] = {}
     for word in dict.fromkeys(words(question)):
         if fold(word) not in common:
@@ -110,6 +117,6 @@ def question_groups(question: str, language: str | None = None) -> tuple[tuple[s
     return tuple(groups)
 
 
-def question_terms(question: str, language: str | None = None) -> list[str]:
+def question_terms(question: str, language: str | None = None, readings: tuple[str, ...] = ()) -> list[str]:
     """Distinct terms of a question (see `question_groups`), to be OR-ed in a lexical query."""
-    return list(dict.fromkeys(t for group in question_groups(question, language) for t in group))
+    return list(dict.fromkeys(t for group in question_groups(question, language, tuple(readings)) for t in group))

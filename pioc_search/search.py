@@ -23,7 +23,7 @@ from pioc_search.stages import stage
 from pioc_search.stores.base import VersionReader
 
 Mode = Literal["hybrid", "dense", "lexical"]
-RRF_K = 60
+RRF_K = 30  # reciprocal-rank constant: 20-40 beat the usual 60 on SciFact queries 1-100 (two models) with 100 candidates
 CANDIDATES = 100
 DUPLICATE_OVERLAP = 0.5  # share of word 4-grams two passages must share to count as the same text
 DOC_FREQ_CACHE = 65536  # words whose passage counts a Searcher remembers
@@ -94,10 +94,11 @@ def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
          beyond_lexical: set[int] = frozenset()) -> list[tuple[int, float]]:  # type: ignore[assignment]
     """Reciprocal-rank fusion of the dense and lexical rankings, best first.
 
-    Passages in `beyond_lexical` are in another language than the question's: the lexical
-    retriever matches words, not meanings, so it cannot rank them on their merits. For them the
-    better of their dense and lexical ranks stands in for the lexical one (instead of counting as
-    lexical evidence against them), so a Spanish question can rank an English report first.
+    Passages in `beyond_lexical` are in another language than the question's, in an index that
+    also holds passages in the question's language: the lexical retriever matches words, not
+    meanings, so it ranks those same-language passages above them whatever their merits. For them
+    the better of their dense and lexical ranks stands in for the lexical one (instead of counting
+    as lexical evidence against them), so a Spanish question can rank an English report first.
     """
     dense_part = {pid: 1.0 / (RRF_K + rank) for rank, (pid, _) in enumerate(dense, 1)}
     lexical_part = {pid: 1.0 / (RRF_K + rank) for rank, (pid, _) in enumerate(lexical, 1)}
@@ -137,6 +138,7 @@ class Searcher:
         self.embedder = embedder
         self._doc_freqs: dict[str, int] = {}  # the version never changes, so its counts never do
         self._matching = lru_cache(maxsize=FILTER_CACHE)(self._matching_docs)  # nor its documents
+        self._languages: tuple[str, ...] | None = None  # nor their languages
 
     def doc_freq(self, words: list[str]) -> dict[str, int]:
         """Passages containing each word, asked of the version once per word."""
@@ -146,6 +148,19 @@ class Searcher:
                 self._doc_freqs = {}
             self._doc_freqs.update(self.version.doc_freq(missing))
         return {w: self._doc_freqs.get(w, 0) for w in words}
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages of the index's documents."""
+        if self._languages is None:
+            self._languages = tuple(sorted({d.language for d in self.version.documents.values()}))
+        return self._languages
+
+    def readings(self, language: str) -> tuple[str, ...]:
+        """The index's languages other than the question's `language`: the question is also read
+        in them (analysis.question_groups), so its technical words and cognates meet passages in
+        those languages."""
+        return tuple(lang for lang in self.languages if lang != language)
 
     def search(self, question: str, k: int = 10, offset: int = 0, mode: Mode = "hybrid",
                filters: Filters = Filters()) -> SearchResult:
@@ -190,7 +205,8 @@ class Searcher:
     def lexical(self, question: str, depth: int, allowed_docs: Sequence[str] | None = None,
                 language: str | None = None) -> list[tuple[int, float]]:
         """(passage id, score, higher is better) best first, every analysed question word counted."""
-        return self.version.lexical(question, depth, allowed_docs, language=language)
+        readings = self.readings(language) if language is not None else ()
+        return self.version.lexical(question, depth, allowed_docs, language=language, readings=readings)
 
     def _rank(self, mode: Mode, dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
               language: str, owners: dict[int, str]) -> list[tuple[int, float]]:
@@ -202,8 +218,11 @@ class Searcher:
 
     def _in_other_languages(self, owners: dict[int, str], language: str) -> set[int]:
         """The passages (of `owners`: passage id → document id) whose document is in another language
-        than `language` (none when it is `und`: the question was then analysed in every network language)."""
-        if language == UNDETERMINED:
+        than `language`: none when it is `und` (the question was then analysed in every network
+        language), and none when the index holds no document in `language`. Then every passage is in
+        another language, all are judged by the same reading of the question (see `readings`), and
+        their lexical ranks are fair evidence."""
+        if language == UNDETERMINED or language not in self.languages:
             return set()
         docs = self.version.documents
         return {pid for pid, doc_id in owners.items() if docs[doc_id].language != language}
@@ -241,7 +260,7 @@ class Searcher:
                    lexical_rank=lexical_rank)
 
     def _add_answers(self, question: str, hits: list[Hit], language: str | None = None) -> None:
-        groups = question_groups(question, language)
+        groups = question_groups(question, language, self.readings(language) if language is not None else ())
         freq = self.doc_freq([t for group in groups for t in group])
         weights = idf_weights(groups, freq, max(1, self.version.passage_count))
         for hit in hits:

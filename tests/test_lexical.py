@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pioc_search.stores.local import store
-from pioc_search.analysis import analyse
+from pioc_search.analysis import analyse, question_terms
 from pioc_search.embedders import Embedder
 from pioc_search.ingest.metadata import detect_language
 from pioc_search.ingest.pipeline import build_index
@@ -130,3 +130,23 @@ def test_a_version_with_another_schema_is_rebuilt_not_reused(tmp_path, embedder:
     version = store.LocalVersion(store.current_version(root))
     assert version.meta["schema"] == store.SCHEMA_VERSION
     assert [h.document.id for h in Searcher(version, embedder).search("robberies", k=1, mode="lexical").hits] == ["a-md"]
+
+
+def test_a_question_is_also_read_in_the_other_languages_of_the_index(searcher: Searcher) -> None:
+    """A Spanish question naming the English "marshals" finds the English passage; the question's
+    own language still decides which words are stop words."""
+    question = "¿Cuándo empezaron a trabajar los marshals en los autobuses nocturnos?"
+    assert detect_language(question) == "es"
+    assert "robbery-en-md" in lexical_docs(searcher, question)
+    own_only = [searcher.version.doc_ids([pid])[pid] for pid, _ in searcher.version.lexical(question, 10, language="es")]
+    assert "robbery-en-md" not in own_only
+    assert "los" not in question_terms(question, "es", ("en", "pt", "fr", "ar"))
+    assert question_terms("marshals", "es", ("en",)) == ["marshals", "marshal"]
+
+
+def test_passages_in_another_language_keep_the_dense_stand_in_when_the_question_language_is_indexed(
+        searcher: Searcher) -> None:
+    ids = [pid for pid, _ in searcher.lexical("robos nocturnos en los autobuses", 10, language="es")]
+    owners = searcher.version.doc_ids(ids)
+    beyond = searcher._in_other_languages(owners, "es")
+    assert beyond and all(searcher.version.documents[owners[p]].language != "es" for p in beyond)

@@ -10,7 +10,7 @@ from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.analysis import question_terms
 from pioc_search.lexical.fts5 import match_query
-from pioc_search.search import Filters, Searcher, fuse
+from pioc_search.search import RRF_K, Filters, Searcher, fuse
 from pioc_search.sentences import sentence_spans, split_sentences
 
 SHARED = ("The Barrios con Luz programme installed 4,800 LED streetlights along 1,212 street segments, "
@@ -61,7 +61,7 @@ def _ranking(*ids: int) -> list[tuple[int, float]]:
 def test_rrf_rewards_agreement_between_rankings() -> None:
     fused = fuse(_ranking(1, 2, 3), _ranking(3, 1, 4))
     assert [pid for pid, _ in fused] == [1, 3, 2, 4]
-    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused[0][1] == pytest.approx(1 / (RRF_K + 1) + 1 / (RRF_K + 2))
 
 
 def test_passages_in_another_language_are_not_penalised_for_missing_words() -> None:
@@ -185,3 +185,25 @@ def test_related_material_comes_from_other_documents_and_prefers_other_cities(se
     assert ids[0] == "kingston-policing-md", "street lighting in another city beats the same city's blog"
     passage = searcher.version.document_passages("juarez-youth-md")[0]["id"]
     assert all(h.document.id != "juarez-youth-md" for h in searcher.related_to_passage(passage, k=5))
+
+
+SPANISH_WITH_ENGLISH_TERMS = "¿Cuántos teenagers recibieron mentors en el programa de la ciudad?"
+
+
+def test_a_spanish_question_finds_english_technical_words_lexically(searcher: Searcher) -> None:
+    """The index holds English documents only: the Spanish question is also read with the English
+    stemmer, so "teenagers" and "mentors" meet the English passage (read as Spanish they do not)."""
+    top = searcher.search(SPANISH_WITH_ENGLISH_TERMS, k=3, mode="lexical").hits
+    assert [h.document.id for h in top][:1] == ["juarez-youth-md"]
+    assert "teenagers" in top[0].text[top[0].answers[0].start:top[0].answers[0].end]
+    spanish_only = searcher.version.lexical(SPANISH_WITH_ENGLISH_TERMS, 10, language="es")
+    assert top[0].passage_id not in [pid for pid, _ in spanish_only]
+
+
+def test_lexical_ranks_count_when_no_document_shares_the_question_language(searcher: Searcher) -> None:
+    """With no Spanish document to favour, the lexical ranking of a Spanish question over English
+    passages is fair evidence: fusion does not replace it (it does for an English question's
+    passages in other languages, see test_passages_in_another_language_are_not_penalised...)."""
+    ids = [pid for pid, _ in searcher.lexical(SPANISH_WITH_ENGLISH_TERMS, 10, language="es")]
+    assert ids and searcher._in_other_languages(searcher.version.doc_ids(ids), "es") == set()
+    assert searcher.readings("es") == ("en",) and searcher.readings("en") == ()

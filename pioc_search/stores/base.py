@@ -86,8 +86,10 @@ class VersionReader(Protocol):
         ...
 
     def lexical(self, question: str, k: int, allowed_docs: Sequence[str] | None = None,
-                filters: Filters | None = None, language: str | None = None) -> list[tuple[int, float]]:
-        """(passage id, score, higher is better) best first."""
+                filters: Filters | None = None, language: str | None = None,
+                readings: tuple[str, ...] = ()) -> list[tuple[int, float]]:
+        """(passage id, score, higher is better) best first: the question analysed as
+        analysis.question_terms(question, language, readings)."""
         ...
 
     def doc_freq(self, words: Iterable[str]) -> dict[str, int]:

@@ -462,13 +462,15 @@ class LocalVersion:
         return allowed
 
     def lexical(self, question: str, k: int, allowed_docs: Sequence[str] | None = None,
-                filters: Filters | None = None, language: str | None = None) -> list[tuple[int, float]]:
+                filters: Filters | None = None, language: str | None = None,
+                readings: tuple[str, ...] = ()) -> list[tuple[int, float]]:
         """(passage id, BM25 score) best first, every analysed question word counted (terms go to the
-        engine as terms, never parsed, so query syntax in a question is inert)."""
+        engine as terms, never parsed, so query syntax in a question is inert); `readings`: see
+        analysis.question_groups."""
         allowed = self._scope(allowed_docs, filters)
         if k <= 0 or allowed == ():
             return []
-        return self.lexical_index.search(question_terms(question, language), k, allowed)
+        return self.lexical_index.search(question_terms(question, language, readings), k, allowed)
 
     def doc_freq(self, words: Iterable[str]) -> dict[str, int]:
         return {w: self.lexical_index.doc_freq(w) for w in dict.fromkeys(words)}

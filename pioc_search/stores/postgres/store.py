@@ -451,9 +451,11 @@ class PostgresVersion:
         return {r["lexeme"]: int(r["ndoc"]) for r in rows}
 
     def lexical(self, question: str, k: int, allowed_docs: Sequence[str] | None = None,
-                filters: Filters | None = None, language: str | None = None) -> list[tuple[int, float]]:
+                filters: Filters | None = None, language: str | None = None,
+                readings: tuple[str, ...] = ()) -> list[tuple[int, float]]:
         """BM25 over the question's terms, analysed as the local engine does (analysis.question_terms:
-        its language, or all five network languages when undetermined), OR-ed, no word dropped.
+        its language, or all five network languages when undetermined, and the `readings`), OR-ed,
+        no word dropped.
 
         Computed in SQL: idf from the version's term counts, tf from ts_rank_cd of each single term
         (which sums the field weights of its positions: title counts 2, section 1.5, text 1), length
@@ -463,7 +465,7 @@ class PostgresVersion:
         allowed = self._scope(allowed_docs, filters)
         if k <= 0 or allowed == [] or not question.strip():
             return []
-        counts = self._term_counts(question_terms(question, language))
+        counts = self._term_counts(question_terms(question, language, readings))
         if not counts:
             return []
         candidates = candidate_terms(counts, CANDIDATE_LIMIT)
