@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import os
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
