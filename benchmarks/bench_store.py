@@ -308,7 +308,7 @@ def main() -> None:
                 else:
                     db = scratch_database(url, str(size), keep=True)
                     db_url = db.__enter__()
-                    stores[kind] = (PostgresStore(db_url, pool_size=4), db_url)
+                    stores[kind] = (PostgresStore(db_url, pool_size=4, build_memory="2GB"), db_url)  # the 1M HNSW graph fits
             print(f"\n{'passages':>8} {'store':<9} {'build step':<20} {'seconds':>8}  passages/s")
             for kind, (store, _) in stores.items():
                 live = store.live()

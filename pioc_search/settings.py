@@ -28,6 +28,7 @@ class Settings:
     database_timeout: float = 5.0  # seconds to connect or wait for a pooled connection (PIOC_DATABASE_TIMEOUT)
     database_pool_size: int = 8  # connections per process (PIOC_DATABASE_POOL_SIZE)
     database_statement_timeout: float = 30.0  # seconds a search query may run (PIOC_DATABASE_STATEMENT_TIMEOUT)
+    database_build_memory: str = "1GB"  # maintenance_work_mem of a build's index step (PIOC_DATABASE_BUILD_MEMORY)
     corpus_dir_set: bool = False  # corpus_dir was chosen (PIOC_CORPUS_DIR or an override), not the default
 
     @classmethod
@@ -51,6 +52,8 @@ class Settings:
             values["database_timeout"] = float(env["PIOC_DATABASE_TIMEOUT"])
         if env.get("PIOC_DATABASE_STATEMENT_TIMEOUT"):
             values["database_statement_timeout"] = float(env["PIOC_DATABASE_STATEMENT_TIMEOUT"])
+        if env.get("PIOC_DATABASE_BUILD_MEMORY"):
+            values["database_build_memory"] = env["PIOC_DATABASE_BUILD_MEMORY"].strip()
         if env.get("PIOC_ADMIN_TOKEN"):
             values["admin_token"] = env["PIOC_ADMIN_TOKEN"]
         for name in ("keep_versions", "batch_size", "max_upload_bytes", "file_memory_mb", "database_pool_size",

@@ -21,7 +21,8 @@ def open_store(settings: Settings) -> Store:
         from pioc_search.stores.postgres import PostgresStore  # psycopg is only needed for this backend
 
         return PostgresStore(url, connect_timeout=settings.database_timeout, pool_size=settings.database_pool_size,
-                             statement_timeout=settings.database_statement_timeout)
+                             statement_timeout=settings.database_statement_timeout,
+                             build_memory=settings.database_build_memory)
     if url:
         raise ValueError(f"PIOC_DATABASE_URL must start with postgresql:// (got {url.split(':', 1)[0]}:...)")
     from pioc_search.stores.local import LocalStore

@@ -47,6 +47,7 @@ TF_SCALE = 2.0  # ts_rank_cd takes weights ≤ 1: FIELD_WEIGHTS / TF_SCALE, its 
 MAX_POSITIONS, MAX_LEXEME_BYTES = 255, 2000  # PostgreSQL keeps 256 positions per lexeme, lexemes < 2 KB
 BM25_K1, BM25_B = 1.2, 0.75  # tf saturation and length normalisation (tantivy's defaults)
 STATEMENT_TIMEOUT = 30.0  # seconds a reader's query may run (builds on their own connections: unlimited)
+BUILD_MEMORY = "1GB"  # maintenance_work_mem of a build's index step: an HNSW graph that fits builds much faster
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
               "tcp_user_timeout": 30_000}  # a silent network (no RST) fails a call within about 30 s
 # The pool retries a failed connection with doubling delays, then gives up and lets the next request
@@ -115,13 +116,14 @@ class PostgresStore:
     """All index versions in one PostgreSQL database (see the module docstring for the layout)."""
 
     def __init__(self, url: str, *, connect_timeout: float = 5.0, pool_size: int = 8,
-                 statement_timeout: float = STATEMENT_TIMEOUT) -> None:
+                 statement_timeout: float = STATEMENT_TIMEOUT, build_memory: str = BUILD_MEMORY) -> None:
         """Fails with StoreUnavailable within about `connect_timeout` seconds when the database is away.
 
         Every pooled call is bounded: waiting for a connection by `connect_timeout`, a query by
         `statement_timeout` (server side) and a silent network by TCP keepalives (client side)."""
         self.url = url
         self.connect_timeout = connect_timeout
+        self.build_memory = build_memory
         self._connect_args = {"connect_timeout": max(2, round(connect_timeout)), **KEEPALIVES}
         with _guard():
             with psycopg.connect(url, autocommit=True, **self._connect_args) as conn:
@@ -624,7 +626,7 @@ class PostgresWriter:
         stat_query = sql.SQL("SELECT tsv FROM {passages}").format(**self.t).as_string(self.conn)
         try:
             with _guard():
-                self.conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                self.conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (self.store.build_memory,))
                 self.conn.execute(sql.SQL(INDEX_DDL).format(stat_query=sql.Literal(stat_query), **self.t))
                 _verify(self.conn, self.id)
                 self.conn.execute("UPDATE versions SET state = 'ready', builder_pid = NULL, builder_started = NULL"
