@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pioc_search.analysis import question_terms
+from pioc_search.analysis import analyse, question_terms
 from pioc_search.stores import open_store
 from pioc_search.search import Filters
 from pioc_search.settings import Settings
@@ -229,6 +230,56 @@ def test_lexical_ranks_like_the_local_engine(loaded: PostgresVersion, sample: lo
             assert local_top[0] in pg_top[:3], item["question"]
             overlaps.append(len(set(local_top) & set(pg_top)) / len(local_top))
     assert np.mean(overlaps) >= 0.7, overlaps
+
+
+def analysed_passages(reader: PostgresVersion) -> dict[int, tuple[dict[str, float], int]]:
+    """Every stored passage's field-weighted term frequencies (title 2, section 1.5, text 1) and term count,
+    from analysis.analyse of its title, section and text (not from the stored tsvector)."""
+    passages = {}
+    for doc in reader.documents.values():
+        title = analyse(doc.title, doc.language)
+        for row in reader.document_passages(doc.id):
+            fields = [(title, 2.0), (analyse(row["section"], doc.language), 1.5),
+                      (analyse(row["text"], doc.language), 1.0)]
+            tf: dict[str, float] = {}
+            for terms, weight in fields:
+                for term in terms:
+                    tf[term] = tf.get(term, 0.0) + weight
+            passages[row["id"]] = tf, sum(len(terms) for terms, _ in fields)
+    return passages
+
+
+def bm25_by_hand(passages: dict[int, tuple[dict[str, float], int]], question: str, limit: int
+                 ) -> list[tuple[int, float]]:
+    """BM25 written out: every passage holding one of the rarest question terms (`limit`), best first."""
+    n, avgdl = len(passages), sum(length for _, length in passages.values()) / len(passages)
+    df = {t: sum(t in tf for tf, _ in passages.values()) for t in question_terms(question)}
+    df = {t: c for t, c in df.items() if c}
+    candidates = pg_store.candidate_terms(df, limit) if df else []
+    k1, b = pg_store.BM25_K1, pg_store.BM25_B
+    scores = {}
+    for pid, (tf, length) in passages.items():
+        if any(t in tf for t in candidates):
+            norm = 1 - b + b * length / avgdl
+            scores[pid] = sum(math.log(1 + (n - c + 0.5) / (c + 0.5)) * tf[t] * (k1 + 1) / (tf[t] + k1 * norm)
+                              for t, c in df.items() if t in tf)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def test_lexical_scores_are_plain_bm25(loaded: PostgresVersion, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SQL ranking is exactly BM25 over the analysed terms: same passages, same scores, same order."""
+    passages = analysed_passages(loaded)
+    for limit in (pg_store.CANDIDATE_LIMIT, 25):  # the shipped candidate rule, and one that leaves terms out
+        monkeypatch.setattr(pg_store, "CANDIDATE_LIMIT", limit)
+        compared = 0
+        for item in load_questions():
+            expected = bm25_by_hand(passages, item["question"], limit)
+            got = loaded.lexical(item["question"], 20)
+            assert [s for _, s in got] == pytest.approx([s for _, s in expected[:20]], rel=1e-9), item["question"]
+            exact = dict(expected)  # ties may come in any order, but every passage has its own score
+            assert all(exact.get(pid) == pytest.approx(score, rel=1e-9) for pid, score in got), item["question"]
+            compared += bool(got)
+        assert compared >= 100
 
 
 def test_candidates_come_from_the_rarest_terms() -> None:
