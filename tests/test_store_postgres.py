@@ -145,6 +145,19 @@ def test_a_published_version_reads_back_what_was_written(pg: PostgresStore, load
         loaded.vector(10**12)
 
 
+def test_wide_passage_rows_keep_tsv_and_embedding_inline(pg: PostgresStore, loaded: PostgresVersion) -> None:
+    """Searches read every candidate's tsv (lexical) and embedding (exact dense): where a row is too wide
+    for a page's share, the passage text, read only for the hits shown, is what goes out of line."""
+    with pg.connection() as conn:
+        out_of_line = conn.execute(sql.SQL(
+            "SELECT count(pg_column_toast_chunk_id(tsv)), count(pg_column_toast_chunk_id(embedding)),"
+            " count(pg_column_toast_chunk_id(text)) FROM {passages}").format(**loaded.t)).fetchone()
+    assert out_of_line is not None
+    tsv, embedding, text = out_of_line
+    assert text > 0  # the sample has rows over the TOAST threshold
+    assert (tsv, embedding) == (0, 0)
+
+
 @pytest.mark.parametrize("exact_limit", [pg_store.EXACT_LIMIT, 0], ids=["exact", "hnsw"])
 def test_dense_top_k_is_the_exact_ranking(loaded: PostgresVersion, embedder, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
                                           exact_limit: int) -> None:
