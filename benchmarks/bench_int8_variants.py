@@ -43,16 +43,22 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto
-from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
-from onnxruntime.quantization import quantize_dynamic, quantize_static
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_dynamic,
+    quantize_static,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_int8_quality import ROOT, SCIFACT, load  # noqa: E402
+from bench_int8_quality import ROOT, SCIFACT, load
 
 sys.path.insert(0, str(ROOT))
-from pioc_search.embedders import E5Small  # noqa: E402
-from pioc_search.embedders.export import quantise_int8  # noqa: E402
-from pioc_search.evaluate import ndcg_at_k  # noqa: E402
+from pioc_search.embedders import E5Small
+from pioc_search.embedders.export import quantise_int8
+from pioc_search.evaluate import ndcg_at_k
 
 DEFAULT_VARIANTS = ["matmul", "no-ffn-out"]
 
@@ -96,11 +102,14 @@ def typed_matmul_inputs(source: Path, target: Path) -> None:
 
 
 class Texts(CalibrationDataReader):
-    """Feeds of one text each, for calibration."""
+    """Feeds of one text each, for calibration. The histogram calibrators (Percentile, Entropy) stack
+    every run's tensors, so for them each abstract is cut to its first `tokens` (and questions left out)."""
 
-    def __init__(self, embedder: E5Small, passages: list[str], questions: list[str]) -> None:
+    def __init__(self, embedder: E5Small, passages: list[str], questions: list[str], tokens: int = 0) -> None:
         ids = embedder._token_ids(passages, query=False, model_input=True)
-        ids += embedder._token_ids(questions, query=True, model_input=True)
+        ids += [] if tokens else embedder._token_ids(questions, query=True, model_input=True)
+        if tokens:
+            ids = [row[: tokens - 1] + row[-1:] for row in ids if len(row) >= tokens]
         self.feeds = iter([{"input_ids": np.array([row], dtype=np.int64),
                             "attention_mask": np.ones((1, len(row)), dtype=np.int64)} for row in ids])
 
@@ -108,7 +117,7 @@ class Texts(CalibrationDataReader):
         return next(self.feeds, None)
 
 
-def build(name: str, float_file: Path, target: Path, calibration: Callable[[], Texts]) -> None:
+def build(name: str, float_file: Path, target: Path, calibration: Callable[[bool], Texts]) -> None:
     base, layers, flags = parse(name)
     weights = QuantType.QUInt8 if flags["u8u8"] else QuantType.QInt8
     extra = {"DefaultTensorType": TensorProto.FLOAT, "WeightSymmetric": not flags["wasym"]}
@@ -128,7 +137,7 @@ def build(name: str, float_file: Path, target: Path, calibration: Callable[[], T
         typed = target.with_name(target.name + ".typed.onnx")
         typed_matmul_inputs(float_file, typed)
         try:
-            quantize_static(str(typed), str(target), calibration(), quant_format=QuantFormat.QDQ,
+            quantize_static(str(typed), str(target), calibration(method != CalibrationMethod.MinMax), quant_format=QuantFormat.QDQ,
                             op_types_to_quantize=["MatMul"], per_channel=True, reduce_range=flags["rr"],
                             activation_type=QuantType.QUInt8, weight_type=weights, nodes_to_exclude=exclude,
                             calibrate_method=method, extra_options=extra)
@@ -231,7 +240,8 @@ def main() -> None:
         path = args.work_dir / f"{name}.onnx"
         if not path.exists():
             tick = time.perf_counter()
-            build(name, float_file, path, lambda: Texts(float_embedder, *calibration_texts(corpus, args.calibration)))
+            build(name, float_file, path, lambda fixed: Texts(float_embedder, *calibration_texts(corpus, args.calibration),
+                                                             tokens=128 if fixed else 0))
             print(f"{name}: built in {time.perf_counter() - tick:.0f} s", file=sys.stderr, flush=True)
         embedders[name] = embedder_for(path)
     ms, timed = cpu_ms(embedders, timing) if timing else ({}, {})
