@@ -234,6 +234,7 @@ class Searcher:
         lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, 1)}
         kept: list[tuple[Hit, int]] = []  # (hit, number of its word 4-grams)
         owners: dict[tuple[str, ...], list[int]] = {}  # 4-gram → positions in `kept` that contain it
+        copies: dict[str, int] = {}  # a kept hit's words, joined → its position: exact copies fold at once
         examined = 0
         while examined < len(ranked) and (len(kept) < wanted or examined < 2 * wanted):  # twins rank close
             chunk = ranked[examined : examined + wanted]
@@ -243,6 +244,10 @@ class Searcher:
                 if pid not in rows:
                     continue
                 hit = self._hit(rows[pid], score, dense_rank.get(pid), lexical_rank.get(pid))
+                words = " ".join(hit.text.lower().split())
+                if words in copies:  # the same words as a kept hit (boilerplate, a re-published file)
+                    kept[copies[words]][0].duplicates.append(hit)
+                    continue
                 grams = shingles(hit.text)
                 twin = _twin(grams, owners, kept)
                 if twin is not None:
@@ -250,6 +255,7 @@ class Searcher:
                 elif len(kept) < wanted:
                     for gram in grams:
                         owners.setdefault(gram, []).append(len(kept))
+                    copies[words] = len(kept)
                     kept.append((hit, len(grams)))
         return [hit for hit, _ in kept]
 
