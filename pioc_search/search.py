@@ -109,9 +109,13 @@ def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def shingles(text: str, size: int = 4) -> set[tuple[str, ...]]:
-    """Word 4-grams of a passage (lower-cased, split on whitespace: cheap, and exact copies match)."""
-    words = text.lower().split()
+def passage_words(text: str) -> list[str]:
+    """A passage's words for duplicate folding: lower-cased, split on whitespace (cheap, and exact copies match)."""
+    return text.lower().split()
+
+
+def shingles(words: list[str], size: int = 4) -> set[tuple[str, ...]]:
+    """Word 4-grams of a passage's words (`passage_words`)."""
     return set(zip(*(words[i:] for i in range(size)))) or {tuple(words)}
 
 
@@ -244,18 +248,19 @@ class Searcher:
                 if pid not in rows:
                     continue
                 hit = self._hit(rows[pid], score, dense_rank.get(pid), lexical_rank.get(pid))
-                words = " ".join(hit.text.lower().split())
-                if words in copies:  # the same words as a kept hit (boilerplate, a re-published file)
-                    kept[copies[words]][0].duplicates.append(hit)
+                words = passage_words(hit.text)
+                same = " ".join(words)
+                if same in copies:  # the same words as a kept hit (boilerplate, a re-published file)
+                    kept[copies[same]][0].duplicates.append(hit)
                     continue
-                grams = shingles(hit.text)
+                grams = shingles(words)
                 twin = _twin(grams, owners, kept)
                 if twin is not None:
                     kept[twin][0].duplicates.append(hit)
                 elif len(kept) < wanted:
                     for gram in grams:
                         owners.setdefault(gram, []).append(len(kept))
-                    copies[words] = len(kept)
+                    copies[same] = len(kept)
                     kept.append((hit, len(grams)))
         return [hit for hit, _ in kept]
 
