@@ -53,12 +53,11 @@ from onnxruntime.quantization import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_int8_quality import ROOT, SCIFACT, load
+from bench_int8_quality import ROOT, SCIFACT, load, ndcg
 
 sys.path.insert(0, str(ROOT))
 from pioc_search.embedders import E5Small
 from pioc_search.embedders.export import quantise_int8
-from pioc_search.evaluate import ndcg_at_k
 
 DEFAULT_VARIANTS = ["matmul", "no-ffn-out"]
 
@@ -172,12 +171,6 @@ class VectorStore:
                 print(f"  {self.path.stem}: {n}/{len(missing)} {'questions' if query else 'abstracts'}",
                       file=sys.stderr, flush=True)
         return np.stack([self.vectors[prefix + key] for key in texts])
-
-
-def ndcg(docs: np.ndarray, questions: np.ndarray, ids: list[str], qids: list[str],
-         qrels: dict[str, dict[str, int]]) -> float:
-    ranked = np.argsort(-(questions @ docs.T), axis=1)[:, :10]
-    return float(np.mean([ndcg_at_k([ids[i] for i in row], qrels[q]) for q, row in zip(qids, ranked)]))
 
 
 def cpu_ms(embedders: dict[str, E5Small], texts: list[str], block: int = 10) -> tuple[dict[str, float], dict[str, np.ndarray]]:
