@@ -474,7 +474,7 @@ class PostgresVersion:
         The score is one plain SQL expression per question (`bm25_sql`), not a function call per
         passage: each candidate's tsvector is read once (reading it is most of the cost)
         and each term is ranked only where `@@` finds it. Same scores as the PL/pgSQL `pioc_bm25` of
-        migration 0002 (left installed for older code), 2–3× faster (lexical in benchmarks/bench_store.py)."""
+        migration 0002 (left installed for older code), 2–2.5× faster (lexical in benchmarks/bench_store.py)."""
         allowed = self._scope(allowed_docs, filters)
         if k <= 0 or allowed == [] or not question.strip():
             return []
