@@ -8,6 +8,7 @@ from pioc_search.models import Document
 from pioc_search.search import Answer, Hit
 
 MAX_QUERY_CHARS = 500
+ALSO_IN_LISTED = 5  # near-identical passages listed per hit; also_in_total counts them all
 
 
 class DocumentSummary(BaseModel):
@@ -58,7 +59,8 @@ class HitOut(BaseModel):
     dense_rank: int | None
     lexical_rank: int | None
     highlights: list[Highlight]
-    also_in: list[AlsoIn]
+    also_in: list[AlsoIn]  # the first ALSO_IN_LISTED other sources of this passage, in rank order
+    also_in_total: int  # how many other sources hold a near-identical passage
 
 
 class AnswerOut(BaseModel):
@@ -140,7 +142,9 @@ def hit_out(hit: Hit) -> HitOut:
                   dense_rank=hit.dense_rank, lexical_rank=hit.lexical_rank,
                   highlights=[Highlight(start=a.start, end=a.end, text=hit.text[a.start:a.end]) for a in hit.answers],
                   also_in=[AlsoIn(passage_id=d.passage_id, document=summary(d.document), page=d.page_start,
-                                  source_link=file_link(d.document, d.page_start)) for d in hit.duplicates])
+                                  source_link=file_link(d.document, d.page_start))
+                           for d in hit.duplicates[:ALSO_IN_LISTED]],
+                  also_in_total=len(hit.duplicates))
 
 
 def answer_out(answer: Answer | None) -> AnswerOut | None:

@@ -207,3 +207,26 @@ def test_lexical_ranks_count_when_no_document_shares_the_question_language(searc
     ids = [pid for pid, _ in searcher.lexical(SPANISH_WITH_ENGLISH_TERMS, 10, language="es")]
     assert ids and searcher._in_other_languages(searcher.version.doc_ids(ids), "es") == set()
     assert searcher.readings("es") == ("en",) and searcher.readings("en") == ()
+
+
+def test_a_passage_in_many_sources_lists_five_of_them_and_counts_all(searcher: Searcher) -> None:
+    """A paragraph re-published in many files (boilerplate, a mirrored report) must not flood a hit:
+    the API lists the first ALSO_IN_LISTED other sources in rank order and counts every one, and the
+    page names as many and says how many more, in the interface's language."""
+    from dataclasses import replace
+
+    from pioc_search.schemas import ALSO_IN_LISTED, hit_out
+    from pioc_search.web.routes import templates
+
+    hits = searcher.search("street lighting", k=10).hits
+    copies = [replace(h, duplicates=[]) for h in (hits[1:] * 8)[:8]]
+    top = replace(hits[0], duplicates=copies)
+    out = hit_out(top)
+    assert [a.passage_id for a in out.also_in] == [h.passage_id for h in copies[:ALSO_IN_LISTED]]
+    assert out.also_in_total == len(copies) == 8
+    card = templates.env.from_string('{% from "_macros.html" import hit_card with context %}{{ hit_card(hit, 1) }}')
+    html = card.render(hit=top, lang="es", context=220)
+    also = html[html.index('class="also"'):]
+    also = also[: also.index("</p>")]
+    assert also.count("<a ") == ALSO_IN_LISTED
+    assert "y 3 fuentes más" in also

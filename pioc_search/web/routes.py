@@ -283,7 +283,7 @@ templates.env.globals.update(
     label=_in_lang(label), doc_url=_in_lang(doc_url), link=_in_lang(with_lang), media_label=_in_lang(media_label),
     source_url=lambda d, p=None: api.file_link(d, p), web_link=web_link, snippet=snippet, modes=MODES,
     plural_label=_in_lang(plural_label), language_name=_in_lang(i18n.language_name),
-    number=_in_lang(i18n.number))
+    number=_in_lang(i18n.number), also_in_listed=api.ALSO_IN_LISTED)
 templates.env.filters["nice_date"] = _in_lang(i18n.nice_date)
 templates.env.filters["bdi"] = lambda text: Markup("<bdi>%s</bdi>") % text  # user text in a sentence
 
