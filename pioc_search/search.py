@@ -119,13 +119,14 @@ def shingles(words: list[str], size: int = 4) -> set[tuple[str, ...]]:
     return set(zip(*(words[i:] for i in range(size)))) or {tuple(words)}
 
 
-def _twin(grams: set[tuple[str, ...]], owners: dict[tuple[str, ...], list[int]],
-          kept: list[tuple[Hit, int]]) -> int | None:
+def _twin(grams: set[tuple[str, ...]], kept: list[tuple[Hit, set[tuple[str, ...]]]]) -> int | None:
     """Position of a kept hit sharing most of the shorter passage's word 4-grams (the first kept
     of those sharing as many), if any."""
-    shared = Counter(chain.from_iterable(owners[gram] for gram in grams & owners.keys()))
-    for position, count in sorted(shared.items(), key=lambda item: (-item[1], item[0])):
-        if count / max(1, min(len(grams), kept[position][1])) >= DUPLICATE_OVERLAP:
+    shared = sorted((-len(grams & theirs), position) for position, (_, theirs) in enumerate(kept))
+    for count, position in shared:
+        if count == 0:
+            break
+        if -count / max(1, min(len(grams), len(kept[position][1]))) >= DUPLICATE_OVERLAP:
             return position
     return None
 
@@ -236,8 +237,7 @@ class Searcher:
         """The first `wanted` distinct hits; near-identical passages fold into the first one seen."""
         dense_rank = {pid: (r, s) for r, (pid, s) in enumerate(dense, 1)}
         lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, 1)}
-        kept: list[tuple[Hit, int]] = []  # (hit, number of its word 4-grams)
-        owners: dict[tuple[str, ...], list[int]] = {}  # 4-gram → positions in `kept` that contain it
+        kept: list[tuple[Hit, set[tuple[str, ...]]]] = []  # (hit, its word 4-grams)
         copies: dict[str, int] = {}  # a kept hit's words, joined → its position: exact copies fold at once
         examined = 0
         while examined < len(ranked) and (len(kept) < wanted or examined < 2 * wanted):  # twins rank close
@@ -254,14 +254,12 @@ class Searcher:
                     kept[copies[same]][0].duplicates.append(hit)
                     continue
                 grams = shingles(words)
-                twin = _twin(grams, owners, kept)
+                twin = _twin(grams, kept)
                 if twin is not None:
                     kept[twin][0].duplicates.append(hit)
                 elif len(kept) < wanted:
-                    for gram in grams:
-                        owners.setdefault(gram, []).append(len(kept))
                     copies[same] = len(kept)
-                    kept.append((hit, len(grams)))
+                    kept.append((hit, grams))
         return [hit for hit, _ in kept]
 
     def _hit(self, row, score: float, dense: tuple[int, float] | None, lexical_rank: int | None) -> Hit:  # type: ignore[no-untyped-def]
