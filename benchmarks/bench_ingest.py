@@ -4,7 +4,7 @@
 
 1. End to end: `build_index(corpus/, full=True)` in-process (model loaded beforehand, as in the
    server), three times per model: "today" = the pipeline before this work (fp32 ONNX, attention not
-   fused, every passage encoded after the last file was extracted), "serial" = the default model file
+   fused, batches of 32, every passage encoded after the last file was extracted), "serial" = the default model file
    (int8 for E5, fp32 for MiniLM; attention fused) still encoding after extraction, and "overlapped" =
    the new default (ingest/embed.py: a background thread encodes each window of passages while the
    watchdog's worker extracts the next files). Wall seconds, passages/s = passages / wall, and the stages
@@ -89,8 +89,9 @@ def row_passage(doc_id: str, row) -> pipeline.Passage:  # type: ignore[no-untype
 
 
 def today(model: str) -> Embedder:
-    """The model as the pipeline ran it before this work: fp32, attention not fused."""
-    embedder = BACKENDS[model](precision="fp32")
+    """The model as the pipeline ran it before this work: fp32, attention not fused, batches of 32
+    (E5 runs one text at a time whatever it is given)."""
+    embedder = BACKENDS[model](precision="fp32", batch_size=32)
     embedder.fused = False
     return embedder
 

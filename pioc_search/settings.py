@@ -17,7 +17,7 @@ class Settings:
     model_path: str | None = None  # all-MiniLM-L6-v2 weights folder; None: the bundled package
     admin_token: str | None = None
     keep_versions: int = 3
-    batch_size: int = 32
+    batch_size: int = 1  # texts per model run at ingest: one at a time costs the least CPU here (docs/models.md)
     model_threads: int | None = None  # ONNX Runtime threads per process (PIOC_MODEL_THREADS); None: min(2, cores)
     max_upload_bytes: int = 50 * 1024 * 1024
     ocr: bool = True  # OCR pages without usable text when tesseract is installed (PIOC_OCR=0 to skip)

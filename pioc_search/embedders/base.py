@@ -59,7 +59,7 @@ class Embedder(ABC):
     precision = "fp32"  # the backend's default ONNX file: "fp32" or "int8" (dynamic, per channel)
     fused = True  # attention fused by ONNX Runtime's optimiser (embedders/export.py); False only to measure it
 
-    def __init__(self, batch_size: int = 32, cache_dir: Path | None = None, precision: str | None = None) -> None:
+    def __init__(self, batch_size: int = 1, cache_dir: Path | None = None, precision: str | None = None) -> None:
         if precision not in (None, *PRECISIONS):
             raise ValueError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         self.precision = precision or self.precision

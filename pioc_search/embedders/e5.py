@@ -42,7 +42,7 @@ class E5Small(Embedder):
     related_floor = 0.80
     precision = "fp32"  # int8 is selectable (precision="int8") but loses 0.010-0.020 nDCG@10 (docs/models.md)
 
-    def __init__(self, model_file: Path | None = None, batch_size: int = 32, cache_dir: Path | None = None,
+    def __init__(self, model_file: Path | None = None, batch_size: int = 1, cache_dir: Path | None = None,
                  precision: str | None = None) -> None:
         # One text per run: it costs less CPU per passage than padded batches at ingest lengths
         # (~200 tokens; docs/models.md), and with int8 (dynamic quantisation scales a run's activations

@@ -34,7 +34,7 @@ class MiniLM(Embedder):
     answer_cosine = 0.5
     related_floor = 0.3
 
-    def __init__(self, model_path: str | None = None, batch_size: int = 32, cache_dir: Path | None = None,
+    def __init__(self, model_path: str | None = None, batch_size: int = 1, cache_dir: Path | None = None,
                  precision: str | None = None) -> None:
         super().__init__(batch_size, cache_dir, precision)
         self.model_path = Path(model_path or bundled_model_path())
