@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import resource
+import shutil
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,3 +99,25 @@ def test_current_points_at_a_complete_version(sample_index: BuiltIndex) -> None:
     assert sample_index.report.documents == len([p for p in CORPUS.rglob("*") if p.suffix in
                                                  (".pdf", ".html", ".docx", ".md", ".vtt", ".srt")
                                                  and p.name != "README.md"])
+
+
+def test_a_version_reads_its_mapped_files_into_memory_before_searches_touch_them(
+        tmp_path: Path, version: store.LocalVersion, embedder: Embedder) -> None:
+    """Opening a version maps its files (fast); a background read then brings their pages into
+    memory, so the first searches after a publish do not wait for the disk page by page."""
+    questions = ("street lighting and robbery", "violence interrupters", "¿Qué redujo los homicidios?")
+    searches = [(embedder.encode_query(q), q) for q in questions]
+    for vector, question in searches:  # the model and the code are in memory from here on
+        version.dense(vector, 20), version.lexical(question, 20)
+    copy = shutil.copytree(version.path, tmp_path / version.name)  # files no process has mapped yet
+    for file in [copy / store.VECTORS_NAME, *(copy / "lexical").glob("*")]:  # out of the page cache
+        descriptor = os.open(file, os.O_RDONLY)
+        os.fsync(descriptor)
+        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(descriptor)
+    reopened = store.LocalVersion(copy)
+    assert reopened.warmed.wait(30), "the background read did not finish"
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_majflt
+    for vector, question in searches:
+        assert reopened.dense(vector, 20) and reopened.lexical(question, 20)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_majflt == faults, "a search read from the disk"
