@@ -365,7 +365,7 @@ class PassageOwners:
         return self.ids[chosen[self.owner]]
 
 
-def warm_in_background(files: Sequence[Path], chunk: int = 1 << 24) -> threading.Event:
+def warm_in_background(files: Sequence[Path], chunk: int = 1 << 20) -> threading.Event:
     """Read memory-mapped files once, in a daemon thread, so their pages are in the page cache before
     searches touch them; the returned event is set when done.
 
