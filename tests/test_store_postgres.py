@@ -158,16 +158,28 @@ def test_wide_passage_rows_keep_tsv_and_embedding_inline(pg: PostgresStore, load
     assert (tsv, embedding) == (0, 0)
 
 
-@pytest.mark.parametrize("exact_limit", [pg_store.EXACT_LIMIT, 0], ids=["exact", "hnsw"])
-def test_dense_top_k_is_the_exact_ranking(loaded: PostgresVersion, embedder, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
-                                          exact_limit: int) -> None:
+@pytest.mark.parametrize(("exact_limit", "ef_search"), [(pg_store.EXACT_LIMIT, None), (0, None), (0, 800)],
+                         ids=["exact", "hnsw", "hnsw-as-a-large-version"])
+def test_dense_top_k_is_the_exact_ranking(pg: PostgresStore, loaded: PostgresVersion, embedder,  # type: ignore[no-untyped-def]
+                                          monkeypatch: pytest.MonkeyPatch, exact_limit: int,
+                                          ef_search: int | None) -> None:
     monkeypatch.setattr(pg_store, "EXACT_LIMIT", exact_limit)
+    if ef_search:  # what a version of a million passages gets (EF_SEARCH_BY_SIZE), for its own queries only
+        monkeypatch.setitem(loaded.__dict__, "_ef_search", ef_search)
     for item in load_questions()[:12]:
         query = embedder.encode_query(item["question"])
         hits = loaded.dense(query, 10)
         exact = exact_ranking(loaded, query)[:10]
         assert [pid for pid, _ in hits] == [pid for pid, _ in exact], item["question"]
         assert np.allclose([s for _, s in hits], [s for _, s in exact], atol=2e-3)
+    with pg.connection() as conn:  # the longer list was set for those queries only, not for the pooled session
+        assert conn.execute("SHOW hnsw.ef_search").fetchone() == (str(pg_store.EF_SEARCH),)
+
+
+def test_larger_versions_search_a_longer_hnsw_candidate_list() -> None:
+    sizes = [10_000, 100_000, 300_000, 500_000, 1_000_000, 5_000_000]
+    lists = [pg_store.ef_search_for(n) for n in sizes]
+    assert lists == sorted(lists) and lists[0] == pg_store.EF_SEARCH and lists[-1] >= 800
 
 
 @pytest.mark.parametrize("exact_limit", [pg_store.EXACT_LIMIT, 0], ids=["exact-under-filter", "hnsw-under-filter"])

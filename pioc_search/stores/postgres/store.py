@@ -15,6 +15,7 @@ import logging
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,6 +57,9 @@ RECONNECT_TIMEOUT = 10.0
 TERMINATE_WAIT = 10.0  # seconds the next build waits for a dead build's database session to exit
 EF_SEARCH = 200  # HNSW candidate list: recall@10 0.973 at 100k (bench_store.py); iterative scan
 # goes on past it when filters reject rows
+# A larger version needs a longer candidate list for the same recall: (up to this many passages, ef_search).
+# Measured at 1M (bench_store.py --recall-only): 200 → recall@10 0.930, 400 → 0.968, 800 → 0.988 (44.7 ms p50).
+EF_SEARCH_BY_SIZE = ((300_000, EF_SEARCH), (600_000, 400), (None, 800))
 DOC_COLUMNS = ("id", "path", "sha256", "fingerprint", "title", "doc_type", "cities", "themes", "date", "year",
                "language", "source_url", "media_type", "pages", "passages")
 PASSAGE_COLUMNS = "id, doc_id, ordinal, text, section, page_start, page_end, embed_hash"
@@ -94,6 +98,11 @@ ANALYZE {passages};
 
 def _tables(version_id: int) -> dict[str, sql.Identifier]:
     return {kind: sql.Identifier(f"{kind}_v{version_id}") for kind in ("documents", "passages", "lexemes")}
+
+
+def ef_search_for(passages: int) -> int:
+    """hnsw.ef_search for a version of this many passages (EF_SEARCH_BY_SIZE)."""
+    return next(ef for limit, ef in EF_SEARCH_BY_SIZE if limit is None or passages <= limit)
 
 
 def _configure(conn: psycopg.Connection) -> None:
@@ -444,7 +453,17 @@ class PostgresVersion:
             " WHERE {where} ORDER BY {order} LIMIT %(k)s)"
             " SELECT id, 1 - distance AS cosine FROM hits ORDER BY distance, id"
         ).format(where=sql.SQL(" AND ").join(where), order=order, **self.t)
-        return [(int(r["id"]), float(r["cosine"])) for r in self._rows(query_sql, params)]
+        if exact or self._ef_search == EF_SEARCH:
+            return [(int(r["id"]), float(r["cosine"])) for r in self._rows(query_sql, params)]
+        with self.store.connection() as conn:  # a large version: a longer candidate list, this query only
+            with conn.transaction():
+                conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(self._ef_search)))
+                rows = conn.cursor(row_factory=dict_row).execute(query_sql, params).fetchall()
+        return [(int(r["id"]), float(r["cosine"])) for r in rows]
+
+    @cached_property
+    def _ef_search(self) -> int:
+        return ef_search_for(self.passage_count)
 
     def _avgdl(self) -> float:
         """Mean passage length in terms (BM25's length normalisation), read once."""
