@@ -171,7 +171,7 @@ def measure_reader(label: str, size: int, reader: Any, queries: list[tuple[str, 
                                      "dense city filter": []}
     from pioc_search.search import Filters
 
-    for _, vector in queries:  # pages not yet in memory (local: until the version's background read ends)
+    for _, vector in queries:  # pages not yet in memory unless cached (this reader is not served: nothing warms it)
         timed(lambda: reader.dense(vector, CANDIDATES), times["dense, first touch"])
     for question, vector in queries:
         timed(lambda: reader.dense(vector, CANDIDATES), times["dense"])

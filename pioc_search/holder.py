@@ -63,6 +63,7 @@ class IndexHolder:
             embedder = embedder_for(version.meta.get("model_id"), self.embedder)
         except UnknownModel as error:
             raise HTTPException(503, str(error)) from error
+        version.warm()  # in the background: this request is answered at once
         return Searcher(version, embedder)
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ import os
 import resource
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from conftest import CORPUS, BuiltIndex, BuiltStore
 from pioc_search import ann
 from pioc_search.embedders import Embedder
+from pioc_search.holder import IndexHolder
 from pioc_search.ingest.pipeline import embedding_input
 from pioc_search.models import DOC_TYPES
 from pioc_search.stores.base import Store, VersionReader
@@ -101,23 +103,26 @@ def test_current_points_at_a_complete_version(sample_index: BuiltIndex) -> None:
                                                  and p.name != "README.md"])
 
 
-def test_a_version_reads_its_mapped_files_into_memory_before_searches_touch_them(
+def test_a_served_version_reads_its_mapped_files_into_memory_before_searches_touch_them(
         tmp_path: Path, version: store.LocalVersion, embedder: Embedder) -> None:
-    """Opening a version maps its files (fast); a background read then brings their pages into
-    memory, so the first searches after a publish do not wait for the disk page by page."""
+    """Opening a version maps its files (fast); when a server starts serving it, a background read
+    brings their pages into memory, so the first searches after a publish do not wait for the disk
+    page by page. Versions opened for other reasons (a build's base, /admin/versions) are not read."""
     questions = ("street lighting and robbery", "violence interrupters", "¿Qué redujo los homicidios?")
     searches = [(embedder.encode_query(q), q) for q in questions]
     for vector, question in searches:  # the model and the code are in memory from here on
         version.dense(vector, 20), version.lexical(question, 20)
     copy = shutil.copytree(version.path, tmp_path / version.name)  # files no process has mapped yet
+    store.publish(tmp_path, copy)
     for file in [copy / store.VECTORS_NAME, *(copy / "lexical").glob("*")]:  # out of the page cache
         descriptor = os.open(file, os.O_RDONLY)
         os.fsync(descriptor)
         os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
         os.close(descriptor)
-    reopened = store.LocalVersion(copy)
-    assert reopened.warmed.wait(30), "the background read did not finish"
+    served = IndexHolder(store.LocalStore(tmp_path), embedder).get().version
+    for reader in [t for t in threading.enumerate() if t.name == "pioc-warm"]:  # the read serving started
+        reader.join(30)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_majflt
     for vector, question in searches:
-        assert reopened.dense(vector, 20) and reopened.lexical(question, 20)
+        assert served.dense(vector, 20) and served.lexical(question, 20)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_majflt == faults, "a search read from the disk"

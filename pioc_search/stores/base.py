@@ -96,6 +96,11 @@ class VersionReader(Protocol):
         """How many passages contain each (folded) word: the idf of answer highlighting."""
         ...
 
+    def warm(self) -> None:
+        """Start bringing the version's data into memory ahead of searches, in the background
+        (called when a server starts serving the version)."""
+        ...
+
 
 @runtime_checkable
 class VersionWriter(Protocol):

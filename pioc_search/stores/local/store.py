@@ -365,16 +365,14 @@ class PassageOwners:
         return self.ids[chosen[self.owner]]
 
 
-def warm_in_background(files: Sequence[Path], chunk: int = 1 << 20) -> threading.Event:
-    """Read memory-mapped files once, in a daemon thread, so their pages are in the page cache before
-    searches touch them; the returned event is set when done.
+def warm_in_background(files: Sequence[Path], chunk: int = 1 << 20) -> None:
+    """Read memory-mapped files once, in a daemon thread ("pioc-warm"), so their pages are in the page
+    cache before searches touch them.
 
-    A version opens in well under a second because its files are mapped, not read; but then each
-    search's first touch of a page reads the disk (a cold 1M-passage version: dense p50 ~40 ms, then
+    A version opens in well under a second because its files are mapped, not read; but then a served
+    version's first touch of each page reads the disk (a cold 1M-passage version: dense p50 ~40 ms, then
     ~3 ms). This kernel ignores POSIX_FADV_WILLNEED, so the files are read through (~1 s per GB,
     shared by every process mapping them). Files gone meanwhile (a pruned version) are skipped."""
-    done = threading.Event()
-
     def read_through() -> None:
         buffer = bytearray(chunk)
         for file in files:
@@ -384,10 +382,8 @@ def warm_in_background(files: Sequence[Path], chunk: int = 1 << 20) -> threading
                         pass
             except OSError:
                 continue
-        done.set()
 
     threading.Thread(target=read_through, name="pioc-warm", daemon=True).start()
-    return done
 
 
 class LocalVersion:
@@ -404,7 +400,6 @@ class LocalVersion:
         self.lexical_engine = lexical.engine(self.meta.get("lexical", lexical.LEGACY)).name
         self.lexical_index = lexical.engine(self.lexical_engine).reader(path, lambda: self.conn)
         self._id_sets = lru_cache(maxsize=ID_SET_CACHE)(self._id_set)
-        self.warmed = warm_in_background([path / VECTORS_NAME, *sorted((path / "lexical").glob("*"))])
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -497,6 +492,10 @@ class LocalVersion:
         if k <= 0 or allowed == ():
             return []
         return self.lexical_index.search(question_terms(question, language, readings), k, allowed)
+
+    def warm(self) -> None:
+        """Read the mapped vector and lexical files in the background (`warm_in_background`)."""
+        warm_in_background([self.path / VECTORS_NAME, *sorted((self.path / "lexical").glob("*"))])
 
     def doc_freq(self, words: Iterable[str]) -> dict[str, int]:
         return {w: self.lexical_index.doc_freq(w) for w in dict.fromkeys(words)}

@@ -517,6 +517,9 @@ class PostgresVersion:
         params = {"any": " | ".join(_quoted(t) for t in candidates), "allowed": allowed, "k": k}
         return [(int(r["id"]), float(r["score"])) for r in self._rows(query_sql, params)]
 
+    def warm(self) -> None:
+        """Nothing to do: the database server keeps its own buffers."""
+
     def doc_freq(self, words: Iterable[str]) -> dict[str, int]:
         """Passages containing each index term (from analysis.question_groups), as the local reader."""
         wanted = list(dict.fromkeys(words))
