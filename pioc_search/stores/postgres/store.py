@@ -354,9 +354,14 @@ class PostgresVersion:
         self._counts = {r["id"]: r["passages"] for r in rows}
         self._mean_length: float | None = None
 
-    def _rows(self, query: sql.Composable, params: Any = ()) -> list[dict[str, Any]]:
+    def _rows(self, query: sql.Composable, params: Any = (), ef_search: int = EF_SEARCH) -> list[dict[str, Any]]:
+        """The query's rows; an `ef_search` other than the sessions' is set for this query only."""
         with self.store.connection() as conn:
-            return conn.cursor(row_factory=dict_row).execute(query, params).fetchall()
+            if ef_search == EF_SEARCH:
+                return conn.cursor(row_factory=dict_row).execute(query, params).fetchall()
+            with conn.transaction():
+                conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search)))
+                return conn.cursor(row_factory=dict_row).execute(query, params).fetchall()
 
     @property
     def passage_count(self) -> int:
@@ -453,12 +458,7 @@ class PostgresVersion:
             " WHERE {where} ORDER BY {order} LIMIT %(k)s)"
             " SELECT id, 1 - distance AS cosine FROM hits ORDER BY distance, id"
         ).format(where=sql.SQL(" AND ").join(where), order=order, **self.t)
-        if exact or self._ef_search == EF_SEARCH:
-            return [(int(r["id"]), float(r["cosine"])) for r in self._rows(query_sql, params)]
-        with self.store.connection() as conn:  # a large version: a longer candidate list, this query only
-            with conn.transaction():
-                conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(self._ef_search)))
-                rows = conn.cursor(row_factory=dict_row).execute(query_sql, params).fetchall()
+        rows = self._rows(query_sql, params, EF_SEARCH if exact else self._ef_search)  # larger versions: longer list
         return [(int(r["id"]), float(r["cosine"])) for r in rows]
 
     @cached_property
