@@ -122,11 +122,11 @@ def shingles(words: list[str], size: int = 4) -> set[tuple[str, ...]]:
 def _twin(grams: set[tuple[str, ...]], kept: list[tuple[Hit, set[tuple[str, ...]]]]) -> int | None:
     """Position of a kept hit sharing most of the shorter passage's word 4-grams (the first kept
     of those sharing as many), if any."""
-    shared = sorted((-len(grams & theirs), position) for position, (_, theirs) in enumerate(kept))
-    for count, position in shared:
+    shared = [(len(grams & theirs), len(theirs), position) for position, (_, theirs) in enumerate(kept)]
+    for count, size, position in sorted(shared, key=lambda item: (-item[0], item[2])):
         if count == 0:
             break
-        if -count / max(1, min(len(grams), len(kept[position][1]))) >= DUPLICATE_OVERLAP:
+        if count / max(1, min(len(grams), size)) >= DUPLICATE_OVERLAP:
             return position
     return None
 
