@@ -12,12 +12,42 @@ from pioc_search.analysis import NETWORK_LANGUAGES, UNDETERMINED
 from pioc_search.models import DOC_TYPES, Block, Document
 from pioc_search.analysis import fold
 
-MEMBER_CITIES = (
-    "Bogotá", "Cali", "Cape Town", "Chicago", "Ciudad Juárez", "Glasgow", "Kingston", "Medellín",
-    "Mexico City", "Nairobi", "Oakland", "Recife", "São Paulo", "Toronto", "Johannesburg",
-    "Lagos", "Rio de Janeiro", "Baltimore", "Tijuana", "Guatemala City", "San Salvador",
-    "Monterrey", "Durban", "Port of Spain", "London", "Marseille", "Montréal", "Casablanca", "Amman",
-)
+# The network's cities, each with its names in the network's other languages (accents and Arabic marks are
+# folded before matching, so "Bogota", "Montreal" or "عمّان" need no entry of their own). Names that mean
+# something else in a language are left out: French "Mexico" (also the country), Spanish "San Pablo".
+CITY_NAMES: dict[str, tuple[str, ...]] = {
+    "Bogotá": ("بوغوتا",),
+    "Cali": ("كالي",),
+    "Cape Town": ("Ciudad del Cabo", "Cidade do Cabo", "Le Cap", "كيب تاون"),
+    "Chicago": ("شيكاغو",),
+    "Ciudad Juárez": ("Cidade Juárez", "سيوداد خواريز"),
+    "Glasgow": ("غلاسكو",),
+    "Kingston": ("كينغستون",),
+    "Medellín": ("ميديلين",),
+    "Mexico City": ("Ciudad de México", "Cidade do México", "مكسيكو سيتي", "مدينة مكسيكو"),
+    "Nairobi": ("نيروبي",),
+    "Oakland": ("أوكلاند",),
+    "Recife": ("ريسيفي",),
+    "São Paulo": ("ساو باولو",),
+    "Toronto": ("تورونتو",),
+    "Johannesburg": ("Johannesburgo", "Joanesburgo", "Johannesbourg", "جوهانسبرغ"),
+    "Lagos": ("لاغوس",),
+    "Rio de Janeiro": ("ريو دي جانيرو",),
+    "Baltimore": ("بالتيمور",),
+    "Tijuana": ("تيخوانا",),
+    "Guatemala City": ("Ciudad de Guatemala", "Cidade da Guatemala", "مدينة غواتيمالا"),
+    "San Salvador": ("سان سلفادور",),
+    "Monterrey": ("مونتيري",),
+    "Durban": ("ديربان",),
+    "Port of Spain": ("Puerto España", "Porto de Espanha", "Port-d'Espagne", "بورت أوف سبين"),
+    "London": ("Londres", "لندن"),
+    "Marseille": ("Marseilles", "Marsella", "Marselha", "مرسيليا"),
+    "Montréal": ("مونتريال",),
+    "Casablanca": ("الدار البيضاء",),
+    "Amman": ("عمان",),
+}
+MEMBER_CITIES = tuple(CITY_NAMES)
+_ARABIC_PROCLITICS = "(?:[وف]?[بلك]?)"  # "and", "so", "in/with", "for", "like" written onto the next word
 
 THEME_KEYWORDS = {
     "violence-interruption": ("violence interruption", "interrupter", "outreach worker", "cure violence", "mediation"),
@@ -93,9 +123,20 @@ def normalise_date(value: Any) -> str | None:
     return match.group(0) if match else None
 
 
+@lru_cache(maxsize=1)
+def _city_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    def name(written: str) -> str:
+        folded = re.escape(fold(written))
+        return _ARABIC_PROCLITICS + folded if not written.isascii() and "\u0600" <= written[0] <= "\u06ff" else folded
+
+    return tuple((city, re.compile(rf"(?<!\w)(?:{'|'.join(name(n) for n in (city, *names))})(?!\w)"))
+                 for city, names in CITY_NAMES.items())
+
+
 def find_cities(text: str) -> list[str]:
+    """The network cities that `text` names, in any of the network's languages ("Londres", "الدار البيضاء")."""
     folded = fold(text)
-    return [c for c in MEMBER_CITIES if re.search(rf"\b{re.escape(fold(c))}\b", folded)]
+    return [city for city, pattern in _city_patterns() if pattern.search(folded)]
 
 
 def find_themes(text: str) -> list[str]:
