@@ -64,7 +64,7 @@ QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
 PER_DOC = 20
 REPLACE = 0.3
 SIGMA = 0.025
-STAGES = ["language", "encode", "filters", "dense", "lexical", "fusion", "duplicates", "answers", "facets",
+STAGES = ["language", "encode", "filters", "dense", "cities", "lexical", "fusion", "duplicates", "answers", "facets",
           "serialisation"]
 FILTERS = [Filters(doc_type=("report",)), Filters(year_from=2020), Filters(language=("es",))]
 WORD = re.compile(r"\S+")

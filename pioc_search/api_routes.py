@@ -56,7 +56,8 @@ def api_router(settings: Settings, holder: IndexHolder) -> APIRouter:
         result = searcher.search(q.strip(), k=k, offset=offset, mode=mode, filters=filters)
         return SearchResponse(query=q, mode=mode, k=k, offset=offset, total=result.total,
                               took_ms=round(result.took_ms, 2), index_version=searcher.version.name,
-                              facets=result.facets, answer=answer_out(result.answer),
+                              facets=result.facets, cities_named=list(result.named_cities),
+                              answer=answer_out(result.answer),
                               hits=[hit_out(h) for h in result.hits])
 
     def _document(doc_id: str) -> tuple[Searcher, Document]:

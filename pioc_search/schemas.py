@@ -100,6 +100,7 @@ class SearchResponse(BaseModel):
     took_ms: float
     index_version: str
     facets: dict[str, dict[str, int]]
+    cities_named: list[str] = []  # network cities the question names: their documents' passages were ranked higher
     answer: AnswerOut | None = None
     hits: list[HitOut]
 

@@ -3,6 +3,7 @@ fused by reciprocal rank, filtered, de-duplicated, each with the sentences that 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ import numpy as np
 from pioc_search.analysis import UNDETERMINED, question_groups
 from pioc_search.answers import Span, best_sentences, idf_weights
 from pioc_search.embedders import Embedder
-from pioc_search.ingest.metadata import detect_language
+from pioc_search.ingest.metadata import detect_language, find_cities
 from pioc_search.models import Document
 from pioc_search.sentences import sentence_spans
 from pioc_search.stages import stage
@@ -29,6 +30,7 @@ DUPLICATE_OVERLAP = 0.5  # share of word 4-grams two passages must share to coun
 DOC_FREQ_CACHE = 65536  # words whose passage counts a Searcher remembers
 FILTER_CACHE = 64  # filter combinations whose matching documents a Searcher remembers
 LANGUAGE_CACHE = 1024  # questions whose detected language is remembered (paging repeats them)
+CITY_DEPTH = 20  # a named city's passages closest to the question, ranked among the candidates (hybrid)
 STRONG_ANSWER_COVERAGE = 0.34  # share of the question's weight the answer sentence must cover
 # The cosine thresholds depend on the model's score range: embedder.answer_cosine and .related_floor
 
@@ -88,24 +90,32 @@ class SearchResult:
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     answer: Answer | None = None
     took_ms: float = 0.0
+    named_cities: tuple[str, ...] = ()  # network cities the question names, whose passages were ranked higher
 
 
 def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
-         beyond_lexical: set[int] = frozenset()) -> list[tuple[int, float]]:  # type: ignore[assignment]
-    """Reciprocal-rank fusion of the dense and lexical rankings, best first.
+         beyond_lexical: set[int] = frozenset(),  # type: ignore[assignment]
+         named_city: list[tuple[int, float]] = ()) -> list[tuple[int, float]]:  # type: ignore[assignment]
+    """Reciprocal-rank fusion of the dense and lexical rankings (and `named_city`'s), best first.
 
     Passages in `beyond_lexical` are in another language than the question's, in an index that
     also holds passages in the question's language: the lexical retriever matches words, not
     meanings, so it ranks those same-language passages above them whatever their merits. For them
     the better of their dense and lexical ranks stands in for the lexical one (instead of counting
     as lexical evidence against them), so a Spanish question can rank an English report first.
+
+    `named_city`: the passages of the documents about a network city the question names, closest
+    first (a dense search among them alone); each adds its reciprocal rank there, as a third ranking
+    would. Passages about that city rise; passages that answer better still come first (like
+    Algolia's optional filters).
     """
     dense_part = {pid: 1.0 / (RRF_K + rank) for rank, (pid, _) in enumerate(dense, 1)}
     lexical_part = {pid: 1.0 / (RRF_K + rank) for rank, (pid, _) in enumerate(lexical, 1)}
+    city_part = {pid: 1.0 / (RRF_K + rank) for rank, (pid, _) in enumerate(named_city, 1)}
     scores = {}
-    for pid in dense_part.keys() | lexical_part.keys():
+    for pid in dense_part.keys() | lexical_part.keys() | city_part.keys():
         d, w = dense_part.get(pid, 0.0), lexical_part.get(pid, 0.0)
-        scores[pid] = d + (max(d, w) if pid in beyond_lexical else w)
+        scores[pid] = d + (max(d, w) if pid in beyond_lexical else w) + city_part.get(pid, 0.0)
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
@@ -176,15 +186,20 @@ class Searcher:
         with stage("language"):
             language = _question_language(question)  # once: lexical analysis, fusion and answers all need it
         dense: list[tuple[int, float]] = []
+        named_city: list[tuple[int, float]] = []
+        with stage("cities"):
+            cities, scope = self._named_cities(question, filters) if mode == "hybrid" else ((), None)
         if mode != "lexical":
             with stage("encode"):
                 query = self.embedder.encode_query(question)
             dense = self.dense(query, depth, allowed)
+            if scope:
+                named_city = self.dense(query, CITY_DEPTH, scope)
         with stage("lexical"):
             lexical = self.lexical(question, depth, allowed, language) if mode != "dense" else []
         with stage("fusion"):
-            owners = self.version.doc_ids([pid for pid, _ in dense + lexical])  # fusion and facets need them
-            ranked = self._rank(mode, dense, lexical, language, owners)
+            owners = self.version.doc_ids([pid for pid, _ in dense + lexical + named_city])  # fusion and facets
+            ranked = self._rank(mode, dense, lexical, language, owners, named_city)
         with stage("duplicates"):
             hits = self._deduplicated_hits(ranked, offset + k, dense, lexical)[offset:]
         with stage("answers"):
@@ -193,7 +208,18 @@ class Searcher:
         with stage("facets"):
             facets = self.facets(ranked, owners)
         return SearchResult(hits=hits, total=len(ranked), facets=facets, answer=answer,
-                            took_ms=(time.perf_counter() - started) * 1000)
+                            took_ms=(time.perf_counter() - started) * 1000, named_cities=cities if scope else ())
+
+    def _named_cities(self, question: str, filters: Filters) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+        """The network cities the question names and the documents (within `filters`) about them; None
+        for the documents when there are none, or when they are all the documents a search would rank
+        anyway. A city filter the user chose already decides which cities count."""
+        cities = () if filters.city else tuple(find_cities(question))
+        if not cities:
+            return (), None
+        scope = self._matching(dataclasses.replace(filters, city=cities))
+        every = self._allowed_docs(filters) or self.version.documents
+        return cities, scope if scope and len(scope) < len(every) else None
 
     def _allowed_docs(self, filters: Filters) -> tuple[str, ...] | None:
         return self._matching(filters) if filters.active else None
@@ -214,12 +240,13 @@ class Searcher:
                                     readings=self.readings(language))
 
     def _rank(self, mode: Mode, dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
-              language: str, owners: dict[int, str]) -> list[tuple[int, float]]:
+              language: str, owners: dict[int, str],
+              named_city: list[tuple[int, float]] = ()) -> list[tuple[int, float]]:  # type: ignore[assignment]
         if mode == "dense":
             return dense
         if mode == "lexical":
             return lexical
-        return fuse(dense, lexical, self._in_other_languages(owners, language))
+        return fuse(dense, lexical, self._in_other_languages(owners, language), named_city)
 
     def _in_other_languages(self, owners: dict[int, str], language: str) -> set[int]:
         """The passages (of `owners`: passage id → document id) whose document is in another language

@@ -42,9 +42,27 @@ def test_cross_lingual_questions_find_their_documents(store_server: LiveServer) 
         found = {h["document"]["id"] for h in store_server.get("/search", q=item["question"], k=3).json()["hits"]}
         if not found & {doc_id_for(doc) for doc in item["relevant_docs"]}:
             missed.append(f"{item['id']} ({item['language']}): {item['question']}")
-    # Measured (top 3, 54 questions): 9 missed with int8 E5, 11 with the float default, which scores
-    # 0.02 higher on SciFact (docs/models.md); benchmarks/bench_quality.py tracks the whole ranking.
-    assert len(missed) <= 0.25 * len(CROSS_LINGUAL), "\n".join(missed)
+    # Measured (top 3, 54 questions, float E5): 11 missed before questions naming a city ranked that
+    # city's documents higher, 2 after (both name no city); benchmarks/bench_quality.py tracks the ranking.
+    assert len(missed) <= 0.1 * len(CROSS_LINGUAL), "\n".join(missed)
+
+
+CASABLANCA_LIGHTS = "How many new street lights were installed around Casablanca's tram stations after women's night walks?"
+
+
+def test_a_question_naming_a_city_ranks_that_citys_documents_first(store_server: LiveServer) -> None:
+    """The answer is in an Arabic statement about Casablanca and Amman; Cali's street-lighting reports
+    match the question's subject better (the statement is 8th by meaning alone). The API names the city; the page says so, in the reader's
+    language, with a link that keeps only that city."""
+    statement = "statements-bayan-amman-casablanca-salamat-al-nisa-2023-docx"
+    body = store_server.get("/search", q=CASABLANCA_LIGHTS, k=3).json()
+    assert body["cities_named"] == ["Casablanca"]
+    assert statement in [h["document"]["id"] for h in body["hits"]]
+    dense = store_server.get("/search", q=CASABLANCA_LIGHTS, k=3, mode="dense").json()  # the pure modes stay pure
+    assert dense["cities_named"] == [] and statement not in [h["document"]["id"] for h in dense["hits"]]
+    page = store_server.get("/", q=CASABLANCA_LIGHTS, lang="es").text
+    assert "Los pasajes sobre Casablanca aparecen primero." in page
+    assert "city=Casablanca" in page.split("Los pasajes sobre Casablanca")[1].split("</p>")[0]
 
 
 def test_hits_carry_citations(store_server: LiveServer) -> None:

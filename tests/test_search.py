@@ -10,6 +10,7 @@ from pioc_search.embedders import Embedder
 from pioc_search.ingest.pipeline import build_index
 from pioc_search.analysis import question_terms
 from pioc_search.lexical.fts5 import match_query
+from pioc_search.ingest.metadata import find_cities
 from pioc_search.search import RRF_K, Filters, Searcher, fuse
 from pioc_search.sentences import sentence_spans, split_sentences
 
@@ -230,3 +231,34 @@ def test_a_passage_in_many_sources_lists_five_of_them_and_counts_all(searcher: S
     also = also[: also.index("</p>")]
     assert also.count("<a ") == ALSO_IN_LISTED
     assert "y 3 fuentes más" in also
+
+
+@pytest.mark.parametrize(("text", "cities"), [
+    ("¿Cómo bajó la violencia en Ciudad del Cabo y Londres?", ["Cape Town", "London"]),
+    ("Les jeunes de Marseille et de Montreal", ["Marseille", "Montréal"]),
+    ("ما الذي تغير بالدار البيضاء ولنيروبي؟", ["Nairobi", "Casablanca"]),  # "in" and "for" written onto the names
+    ("Calidad de vida en Colombia", []),  # a name inside a word is not a name
+])
+def test_cities_are_found_by_their_names_in_every_network_language(text: str, cities: list[str]) -> None:
+    assert find_cities(text) == cities
+
+
+def test_a_city_ranking_lifts_its_passages_without_outranking_agreement() -> None:
+    """Passage 5 is about the named city: third in both rankings, first among the city's passages."""
+    plain = [pid for pid, _ in fuse(_ranking(1, 2, 5), _ranking(2, 1, 5))]
+    lifted = [pid for pid, _ in fuse(_ranking(1, 2, 5), _ranking(2, 1, 5), named_city=_ranking(5))]
+    assert plain[-1] == 5 and lifted[0] == 5
+    far = [pid for pid, _ in fuse(_ranking(1, *range(10, 40), 5), _ranking(1, *range(40, 70), 5), named_city=_ranking(5))]
+    assert far[0] == 1, "first in both rankings still beats a passage ranked last that names the city"
+
+
+def test_a_question_naming_a_city_puts_that_citys_document_first(searcher: Searcher) -> None:
+    """Street lighting and robbery are the Cali report's subject; the Kingston statement mentions
+    street-lighting repairs only in passing. Asked about Kingston, the user wants Kingston's first."""
+    question = "Did street lighting reduce robbery in {}?"
+    assert doc_ids(searcher.search(question.format("the city"), k=3))[0] == "lighting-report-md"
+    assert doc_ids(searcher.search(question.format("Kingston"), k=3))[0] == "kingston-policing-md"
+    named = searcher.search(question.format("Kingston"), k=3, mode="dense")  # the pure modes stay pure
+    assert named.hits[0].score == pytest.approx(float(named.hits[0].dense_score))
+    chosen = searcher.search(question.format("Kingston"), k=3, filters=Filters(city=("Cali",)))
+    assert set(doc_ids(chosen)) <= {"lighting-report-md", "lighting-blog-md"}, "a city filter the user chose wins"
