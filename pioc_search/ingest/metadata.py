@@ -124,19 +124,18 @@ def normalise_date(value: Any) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def _city_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    def name(written: str) -> str:
-        folded = re.escape(fold(written))
-        return _ARABIC_PROCLITICS + folded if not written.isascii() and "\u0600" <= written[0] <= "\u06ff" else folded
-
-    return tuple((city, re.compile(rf"(?<!\w)(?:{'|'.join(name(n) for n in (city, *names))})(?!\w)"))
-                 for city, names in CITY_NAMES.items())
+def _city_names() -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern for every name of every city (longest first), and the city of each folded name."""
+    names = {fold(name): city for city, others in CITY_NAMES.items() for name in (city, *others)}
+    alternatives = "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+    return re.compile(rf"(?<!\w){_ARABIC_PROCLITICS}({alternatives})(?!\w)"), names
 
 
 def find_cities(text: str) -> list[str]:
     """The network cities that `text` names, in any of the network's languages ("Londres", "الدار البيضاء")."""
-    folded = fold(text)
-    return [city for city, pattern in _city_patterns() if pattern.search(folded)]
+    pattern, names = _city_names()
+    found = {names[match.group(1)] for match in pattern.finditer(fold(text))}
+    return [city for city in MEMBER_CITIES if city in found]
 
 
 def find_themes(text: str) -> list[str]:
