@@ -30,7 +30,7 @@ DUPLICATE_OVERLAP = 0.5  # share of word 4-grams two passages must share to coun
 DOC_FREQ_CACHE = 65536  # words whose passage counts a Searcher remembers
 FILTER_CACHE = 64  # filter combinations whose matching documents a Searcher remembers
 LANGUAGE_CACHE = 1024  # questions whose detected language is remembered (paging repeats them)
-CITY_DEPTH = 20  # a named city's passages closest to the question, ranked among the candidates (hybrid)
+CITY_DEPTH = 20  # dense candidates from a named city's documents that rank again, among themselves (hybrid)
 STRONG_ANSWER_COVERAGE = 0.34  # share of the question's weight the answer sentence must cover
 # The cosine thresholds depend on the model's score range: embedder.answer_cosine and .related_floor
 
@@ -104,10 +104,11 @@ def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
     the better of their dense and lexical ranks stands in for the lexical one (instead of counting
     as lexical evidence against them), so a Spanish question can rank an English report first.
 
-    `named_city`: the passages of the documents about a network city the question names, closest
-    first (a dense search among them alone); each adds its reciprocal rank there, as a third ranking
-    would. Passages about that city rise; passages that answer better still come first (like
-    Algolia's optional filters).
+    `named_city`: the dense candidates from the documents about a network city the question names,
+    in their dense order; each adds its reciprocal rank among them, as a third ranking would.
+    Passages about that city rise; passages both retrievers put first still come first. Like
+    Algolia's optional filters, this re-ranks what retrieval found and retrieves nothing more, so it
+    costs no search.
     """
     dense_part = {pid: 1.0 / (RRF_K + rank) for rank, (pid, _) in enumerate(dense, 1)}
     lexical_part = {pid: 1.0 / (RRF_K + rank) for rank, (pid, _) in enumerate(lexical, 1)}
@@ -153,6 +154,7 @@ class Searcher:
         self.embedder = embedder
         self._doc_freqs: dict[str, int] = {}  # the version never changes, so its counts never do
         self._matching = lru_cache(maxsize=FILTER_CACHE)(self._matching_docs)  # nor its documents
+        self._city_docs = lru_cache(maxsize=FILTER_CACHE)(lambda f: frozenset(self._matching(f)))
         self._languages: tuple[str, ...] | None = None  # nor their languages
 
     def doc_freq(self, words: list[str]) -> dict[str, int]:
@@ -186,20 +188,18 @@ class Searcher:
         with stage("language"):
             language = _question_language(question)  # once: lexical analysis, fusion and answers all need it
         dense: list[tuple[int, float]] = []
-        named_city: list[tuple[int, float]] = []
         with stage("cities"):
             cities, scope = self._named_cities(question, filters) if mode == "hybrid" else ((), None)
         if mode != "lexical":
             with stage("encode"):
                 query = self.embedder.encode_query(question)
             dense = self.dense(query, depth, allowed)
-            if scope:
-                named_city = self.dense(query, CITY_DEPTH, scope)
         with stage("lexical"):
             lexical = self.lexical(question, depth, allowed, language) if mode != "dense" else []
         with stage("fusion"):
-            owners = self.version.doc_ids([pid for pid, _ in dense + lexical + named_city])  # fusion and facets
-            ranked = self._rank(mode, dense, lexical, language, owners, named_city)
+            owners = self.version.doc_ids([pid for pid, _ in dense + lexical])  # fusion and facets need them
+            in_city = [(pid, c) for pid, c in dense if owners[pid] in scope][:CITY_DEPTH] if scope else []
+            ranked = self._rank(mode, dense, lexical, language, owners, in_city)
         with stage("duplicates"):
             hits = self._deduplicated_hits(ranked, offset + k, dense, lexical)[offset:]
         with stage("answers"):
@@ -210,14 +210,14 @@ class Searcher:
         return SearchResult(hits=hits, total=len(ranked), facets=facets, answer=answer,
                             took_ms=(time.perf_counter() - started) * 1000, named_cities=cities if scope else ())
 
-    def _named_cities(self, question: str, filters: Filters) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    def _named_cities(self, question: str, filters: Filters) -> tuple[tuple[str, ...], frozenset[str] | None]:
         """The network cities the question names and the documents (within `filters`) about them; None
         for the documents when there are none, or when they are all the documents a search would rank
         anyway. A city filter the user chose already decides which cities count."""
         cities = () if filters.city else tuple(find_cities(question))
         if not cities:
             return (), None
-        scope = self._matching(dataclasses.replace(filters, city=cities))
+        scope = self._city_docs(dataclasses.replace(filters, city=cities))
         every = self._allowed_docs(filters) or self.version.documents
         return cities, scope if scope and len(scope) < len(every) else None
 
