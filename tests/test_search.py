@@ -237,6 +237,7 @@ def test_a_passage_in_many_sources_lists_five_of_them_and_counts_all(searcher: S
     ("¿Cómo bajó la violencia en Ciudad del Cabo y Londres?", ["Cape Town", "London"]),
     ("Les jeunes de Marseille et de Montreal", ["Marseille", "Montréal"]),
     ("ما الذي تغير بالدار البيضاء ولنيروبي؟", ["Nairobi", "Casablanca"]),  # "in" and "for" written onto the names
+    ("¿Qué línea telefónica abrió Amán? Y en Amã?", ["Amman"]),
     ("Calidad de vida en Colombia", []),  # a name inside a word is not a name
 ])
 def test_cities_are_found_by_their_names_in_every_network_language(text: str, cities: list[str]) -> None:

@@ -43,8 +43,8 @@ CITY_NAMES: dict[str, tuple[str, ...]] = {
     "London": ("Londres", "لندن"),
     "Marseille": ("Marseilles", "Marsella", "Marselha", "مرسيليا"),
     "Montréal": ("مونتريال",),
-    "Casablanca": ("الدار البيضاء",),
-    "Amman": ("عمان",),
+    "Casablanca": ("الدار البيضاء", "كازابلانكا"),
+    "Amman": ("Amán", "Amã", "عمان"),
 }
 MEMBER_CITIES = tuple(CITY_NAMES)
 _ARABIC_PROCLITICS = "(?:[وف]?[بلك]?)"  # "and", "so", "in/with", "for", "like" written onto the next word
