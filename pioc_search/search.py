@@ -3,11 +3,10 @@ fused by reciprocal rank, filtered, de-duplicated, each with the sentences that 
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import chain
 from typing import Literal
@@ -154,7 +153,6 @@ class Searcher:
         self.embedder = embedder
         self._doc_freqs: dict[str, int] = {}  # the version never changes, so its counts never do
         self._matching = lru_cache(maxsize=FILTER_CACHE)(self._matching_docs)  # nor its documents
-        self._city_docs = lru_cache(maxsize=FILTER_CACHE)(lambda f: frozenset(self._matching(f)))
         self._languages: tuple[str, ...] | None = None  # nor their languages
 
     def doc_freq(self, words: list[str]) -> dict[str, int]:
@@ -208,18 +206,16 @@ class Searcher:
         with stage("facets"):
             facets = self.facets(ranked, owners)
         return SearchResult(hits=hits, total=len(ranked), facets=facets, answer=answer,
-                            took_ms=(time.perf_counter() - started) * 1000, named_cities=cities if scope else ())
+                            took_ms=(time.perf_counter() - started) * 1000, named_cities=cities)
 
     def _named_cities(self, question: str, filters: Filters) -> tuple[tuple[str, ...], frozenset[str] | None]:
-        """The network cities the question names and the documents (within `filters`) about them; None
-        for the documents when there are none, or when they are all the documents a search would rank
-        anyway. A city filter the user chose already decides which cities count."""
+        """The network cities the question names and the documents (within `filters`) about them; none
+        when no document is about them, or when they are all the documents a search would rank anyway.
+        A city filter the user chose already decides which cities count."""
         cities = () if filters.city else tuple(find_cities(question))
-        if not cities:
-            return (), None
-        scope = self._city_docs(dataclasses.replace(filters, city=cities))
+        scope = self._matching(replace(filters, city=cities)) if cities else ()
         every = self._allowed_docs(filters) or self.version.documents
-        return cities, scope if scope and len(scope) < len(every) else None
+        return (cities, frozenset(scope)) if scope and len(scope) < len(every) else ((), None)
 
     def _allowed_docs(self, filters: Filters) -> tuple[str, ...] | None:
         return self._matching(filters) if filters.active else None
