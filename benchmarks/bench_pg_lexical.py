@@ -4,8 +4,11 @@
 
 Each SciFact abstract (title + text) is one passage. Rankings compared, all over the same corpus:
   tantivy          the local store's engine: analysis.py terms, BM25
-  pg BM25 cand<=N   the PostgreSQL store as shipped: analysis.py terms in a weighted tsvector, BM25 in SQL,
-                   candidates from the rarest terms matching at most N passages (store.CANDIDATE_LIMIT)
+  pg BM25 postings  the PostgreSQL store as shipped for unfiltered questions: BM25 top k from the heads of
+                   the terms' impact-ordered postings (exact unless a list is read to POSTINGS_MAX_DEPTH)
+  pg BM25 cand<=N   the store's SQL scoring (filtered questions, versions without postings): analysis.py
+                   terms in a weighted tsvector, BM25 in SQL, candidates from the rarest terms matching at
+                   most N passages (store.CANDIDATE_LIMIT)
   pg analysed cd   the same tsvector ranked by ts_rank_cd over the OR of the terms (no idf)
   pg snowball cd   PostgreSQL's own 'english' Snowball config + unaccent, ts_rank_cd (the store before)
 Uses PIOC_DATABASE_URL's server (a scratch database, dropped) or an embedded PostgreSQL 18.
@@ -101,14 +104,16 @@ def main() -> None:
 
         analysed_or = ("(SELECT coalesce(string_agg(quote_literal(t), ' | '), '')::tsquery AS query"
                        " FROM unnest(%s::text[]) t)")
-        def bm25(limit: int):  # type: ignore[no-untyped-def]
+        def bm25(limit: int | None):  # type: ignore[no-untyped-def]
             def run(question: str) -> list[int]:
-                pg_store.CANDIDATE_LIMIT = limit
+                live.has_postings = limit is None
+                pg_store.CANDIDATE_LIMIT = limit or pg_store.CANDIDATE_LIMIT
                 return [p for p, _ in live.lexical(question, 10, language="en")]
             return run
 
         rankers = {
             "tantivy (local)": lambda q: [p for p, _ in tantivy.search(question_terms(q, "en"), 10)],
+            "pg BM25 postings": bm25(None),
             **{f"pg BM25 cand<={limit}": bm25(limit) for limit in args.limits},
             "pg analysed cd": lambda q, f=cd("tsv", analysed_or): f(question_terms(q, "en")),
             "pg snowball cd": cd("snow", "(SELECT replace(plainto_tsquery('english', pioc_unaccent(%s))::text,"

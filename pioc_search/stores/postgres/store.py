@@ -1,6 +1,6 @@
 """The PostgreSQL store: versions in tables, the live one named by a one-row pointer.
 
-Every version has its own tables (documents_v<id>, passages_v<id>, lexemes_v<id>) rather than
+Every version has its own tables (documents_v<id>, passages_v<id>, lexemes_v<id>, postings_v<id>) rather than
 sharing tables keyed by version: each version's HNSW and GIN indexes hold only its own rows (the
 ANN scan never skips other versions' rows, so recall is that of a one-version index), and pruning
 or cleaning up a dead build is DROP TABLE — instant, no vacuum debt, no HNSW tombstones. Publish
@@ -43,6 +43,9 @@ BUILD_LOCK = 0x70696F63_0002  # advisory-lock key held for a whole build
 EXACT_LIMIT = 10_000  # at most this many passages (after filters) are searched exactly, without HNSW
 CANDIDATE_LIMIT = 1000  # lexical: candidates come from the rarest terms matching at most this many passages
 # (SciFact, bench_pg_lexical.py: 500 and 2000 lose no nDCG@10 against no limit; latency is about linear in it)
+POSTINGS_FIRST = 1024  # lexical from postings: the first round reads this many of each term's list
+RESCORE_LIMIT = 100  # ... and ends once at most this many seen passages need an exact score
+POSTINGS_MAX_DEPTH = 65_536  # ... or once this much of every unfinished list is read: then the best upper bounds
 FIELD_WEIGHTS = (1.0, 1.0, 1.5, 2.0)  # tf weight of a term in D (text), C (unused), B (section), A (title)
 TF_SCALE = 2.0  # ts_rank_cd takes weights ≤ 1: FIELD_WEIGHTS / TF_SCALE, its result × TF_SCALE
 MAX_POSITIONS, MAX_LEXEME_BYTES = 255, 2000  # PostgreSQL keeps 256 positions per lexeme, lexemes < 2 KB
@@ -94,10 +97,32 @@ ALTER TABLE {lexemes} ADD PRIMARY KEY (lexeme);
 ANALYZE {documents};
 ANALYZE {passages};
 """
+# Impact-ordered postings: per lexeme, its passages (as int4 row numbers in id order) and their BM25
+# impacts (float8), both in descending impact, packed as bytea. BM25 of a passage is the sum of its
+# terms' impacts, and all of an impact's parts (idf, tf, length norm) are fixed once a version is
+# written, so they are computed here, once. STORAGE EXTERNAL (uncompressed TOAST) lets substring()
+# read just a list's first chunks: a search reads the heads of its terms' lists instead of scoring
+# every passage that matches. tf is the field-weighted count of the term's positions, as ts_rank_cd
+# gives it in bm25_sql.
+POSTINGS_DDL = """
+CREATE TABLE {postings} (lexeme text PRIMARY KEY, rows bytea NOT NULL, impacts bytea NOT NULL);
+ALTER TABLE {postings} ALTER COLUMN rows SET STORAGE EXTERNAL, ALTER COLUMN impacts SET STORAGE EXTERNAL;
+INSERT INTO {postings}
+SELECT lexeme, string_agg(int4send(row), ''::bytea ORDER BY impact DESC, row),
+       string_agg(float8send(impact), ''::bytea ORDER BY impact DESC, row)
+FROM (SELECT p.row, u.lexeme,
+             ln(1 + (s.n - x.ndoc + 0.5) / (x.ndoc + 0.5)) * {k1_1}
+             / (1 + {k1} * (1 - {b} + {b} * p.nterms / s.avgdl) / ({tf})) AS impact
+      FROM (SELECT (row_number() OVER (ORDER BY id) - 1)::int AS row, nterms, tsv FROM {passages}) p
+      CROSS JOIN (SELECT count(*)::float8 AS n, avg(nterms)::float8 AS avgdl FROM {passages}) s
+      CROSS JOIN LATERAL unnest(p.tsv) u
+      JOIN {lexemes} x ON x.lexeme = u.lexeme) scored
+GROUP BY lexeme;
+"""
 
 
 def _tables(version_id: int) -> dict[str, sql.Identifier]:
-    return {kind: sql.Identifier(f"{kind}_v{version_id}") for kind in ("documents", "passages", "lexemes")}
+    return {kind: sql.Identifier(f"{kind}_v{version_id}") for kind in ("documents", "passages", "lexemes", "postings")}
 
 
 def ef_search_for(passages: int) -> int:
@@ -298,7 +323,7 @@ class PostgresStore:
     def _drop(self, version_id: int) -> None:
         tables = _tables(version_id)
         with self.connection() as conn, conn.transaction():
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {lexemes}, {passages}, {documents}").format(**tables))
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {postings}, {lexemes}, {passages}, {documents}").format(**tables))
             conn.execute("DELETE FROM versions WHERE id = %s", (version_id,))
 
     def verify(self, name: str) -> None:
@@ -306,6 +331,20 @@ class PostgresStore:
         row = self._version_row(name)
         with self.connection() as conn:
             _verify(conn, row["id"])
+
+    def add_postings(self, name: str) -> bool:
+        """Write the impact-ordered postings of a version written before them (False if it has them)."""
+        row = self._version_row(name)
+        conn = self.dedicated_connection()
+        try:
+            with _guard(), conn.transaction():
+                if conn.execute("SELECT to_regclass(%s)", (f"postings_v{row['id']}",)).fetchone()[0]:
+                    return False
+                write_postings(conn, _tables(row["id"]), self.build_memory)
+        finally:
+            conn.close()
+        self._readers.pop(name, None)
+        return True
 
     def _version_row(self, name: str) -> dict[str, Any]:
         with self.connection() as conn:
@@ -350,6 +389,9 @@ class PostgresVersion:
         with store.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             rows = cur.execute(sql.SQL("SELECT * FROM {documents}").format(**self.t)).fetchall()
+            postings = cur.execute("SELECT to_regclass(%s) IS NOT NULL AS found",
+                                   (f"postings_v{self.id}",)).fetchone()
+        self.has_postings = bool(postings and postings["found"])  # versions written before it: SQL scoring only
         self.documents = {r["id"]: _document(r) for r in rows}
         self._counts = {r["id"]: r["passages"] for r in rows}
         self._mean_length: float | None = None
@@ -500,8 +542,12 @@ class PostgresVersion:
         counts = self._term_counts(question_terms(question, language, readings))
         if not counts:
             return []
-        candidates = candidate_terms(counts, CANDIDATE_LIMIT)
         n = max(self.passage_count, 1)
+        if allowed is None and self.has_postings:
+            ranked = self._from_postings(counts, k)
+            if ranked is not None:
+                return ranked
+        candidates = candidate_terms(counts, CANDIDATE_LIMIT)
         idfs = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in counts.items()}
         # `tsv || ''` is the tsvector read into memory once (from TOAST in versions built before tsv was
         # stored inline, see TABLES_DDL); OFFSET 0 keeps the planner from pulling the subquery up, which
@@ -517,6 +563,67 @@ class PostgresVersion:
         params = {"any": " | ".join(_quoted(t) for t in candidates), "allowed": allowed, "k": k}
         return [(int(r["id"]), float(r["score"])) for r in self._rows(query_sql, params)]
 
+    def _from_postings(self, counts: dict[str, int], k: int) -> list[tuple[int, float]] | None:
+        """Exact BM25 top k from the heads of the terms' impact-ordered lists (Fagin's NRA); None for a
+        question of more terms than TermHeads tracks.
+
+        Each round reads the next stretch of every list not yet read to its end (POSTINGS_FIRST
+        postings, then 4× more each round). Once no unseen passage can reach the k-th best lower bound, the
+        few seen passages whose bound is still open are scored exactly (their tsvectors, bm25_sql),
+        so the result is the same ranking as scoring every matching passage."""
+        terms = sorted(counts)
+        if len(terms) > TermHeads.MAX_TERMS:
+            return None
+        heads = TermHeads(len(terms), self.passage_count)
+        want = POSTINGS_FIRST
+        read_sql = sql.SQL(
+            "SELECT w.i, substring(p.rows FROM w.start * 4 + 1 FOR w.n * 4),"
+            " substring(p.impacts FROM w.start * 8 + 1 FOR w.n * 8) FROM {postings} p"
+            " JOIN unnest(%s::text[], %s::int[], %s::int[], %s::int[]) AS w(lexeme, i, start, n)"
+            " USING (lexeme)").format(**self.t)
+        with self.store.connection() as conn:
+            while True:
+                depth = {i: min(counts[t], want) for i, t in enumerate(terms)}
+                batch = [(t, i, heads.read[i], depth[i] - heads.read[i])
+                         for i, t in enumerate(terms) if not heads.done[i] and heads.read[i] < depth[i]]
+                if batch:
+                    for i, rows, impacts in conn.execute(read_sql, [list(column) for column in zip(*batch)]):
+                        heads.add(i, np.frombuffer(rows, dtype=">i4"), np.frombuffer(impacts, dtype=">f8"),
+                                  counts[terms[i]])
+                for _, i, _, _ in batch:  # a list shorter than its count (lexeme cut from the tsvector): done
+                    heads.done[i] |= heads.read[i] < depth[i]
+                final = want >= POSTINGS_MAX_DEPTH
+                settled = heads.settle(k, RESCORE_LIMIT, final)
+                if settled is not None:
+                    break
+                want *= 4
+        open_rows, closed = settled
+        ids = self._row_ids
+        ranked = [(int(ids[r]), score) for r, score in closed]
+        if open_rows.size:
+            exact = self._scored(ids[open_rows], counts)
+            ranked += [(int(i), exact.get(int(i), 0.0)) for i in ids[open_rows]]
+        return sorted(ranked, key=lambda hit: (-hit[1], hit[0]))[:k]
+
+    @cached_property
+    def _row_ids(self) -> np.ndarray:
+        """Passage ids by row number (the postings' numbering: ids in ascending order), read once."""
+        rows = self._rows(sql.SQL("SELECT string_agg(int8send(id), ''::bytea ORDER BY id) AS ids FROM {passages}")
+                          .format(**self.t))
+        return np.frombuffer(rows[0]["ids"] or b"", dtype=">i8").astype(np.int64)
+
+    def _scored(self, ids: np.ndarray, counts: dict[str, int]) -> dict[int, float]:
+        """Exact BM25 of these passages (bm25_sql over their tsvectors)."""
+        n = max(self.passage_count, 1)
+        idfs = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in counts.items()}
+        rows = self._rows(sql.SQL(
+            "SELECT c.id, {score} AS score FROM ("
+            " SELECT p.id, p.tsv || ''::tsvector AS tsv, 1 - {b} + {b} * p.nterms / {avgdl} AS norm"
+            " FROM {passages} p WHERE p.id = ANY(%s) OFFSET 0) c").format(
+                score=bm25_sql(sorted(idfs.items())), b=_float8(BM25_B), avgdl=_float8(self._avgdl()), **self.t),
+            ([int(i) for i in ids],))
+        return {int(r["id"]): float(r["score"]) for r in rows}
+
     def warm(self) -> None:
         """Nothing to do: the database server keeps its own buffers."""
 
@@ -525,6 +632,78 @@ class PostgresVersion:
         wanted = list(dict.fromkeys(words))
         found = self._term_counts(wanted) if wanted else {}
         return {w: found.get(w, 0) for w in wanted}
+
+
+def write_postings(conn: psycopg.Connection, tables: dict[str, sql.Identifier], work_mem: str) -> None:
+    """Fill a version's impact-ordered postings table (POSTINGS_DDL) from its passages and lexemes."""
+    conn.execute("SELECT set_config('work_mem', %s, true)", (work_mem,))  # one sort of every (term, passage)
+    tf = sql.SQL(" + ").join(
+        sql.SQL("{} * cardinality(array_positions(u.weights, {}))").format(_float8(w), sql.Literal(letter))
+        for letter, w in zip("DCBA", FIELD_WEIGHTS))
+    conn.execute(sql.SQL(POSTINGS_DDL).format(tf=tf, k1_1=_float8(BM25_K1 + 1), k1=_float8(BM25_K1),
+                                              b=_float8(BM25_B), **tables))
+
+
+class TermHeads:
+    """The postings read so far from each query term's impact-ordered list, and Fagin's NRA bounds.
+
+    Per passage (row number) it keeps the sum of the impacts read (its lower bound) and a bit per
+    term it was seen in, in arrays as long as the version (allocated lazily, touched only where read)."""
+
+    MAX_TERMS = 64  # one bit per term
+
+    def __init__(self, terms: int, passages: int) -> None:
+        self.read = [0] * terms
+        self.done = [False] * terms
+        self.last = np.zeros(terms)  # impact of each list's last posting read: a bound on what is unread
+        self.lower = np.zeros(passages)
+        self.seen = np.zeros(passages, dtype=np.uint64)
+        self.touched: list[np.ndarray] = []
+
+    def add(self, i: int, rows: np.ndarray, impacts: np.ndarray, count: int) -> None:
+        """Postings `read[i]` onwards of term i's list (of `count`); a list holds each passage once."""
+        if rows.size:
+            rows = rows.astype(np.intp)
+            self.touched.append(rows[self.seen[rows] == 0])
+            self.seen[rows] |= np.uint64(1 << i)
+            self.lower[rows] += impacts
+            self.last[i] = impacts[-1]
+        self.read[i] += rows.size
+        self.done[i] = self.read[i] >= count
+
+    def settle(self, k: int, open_limit: int, final: bool = False
+               ) -> tuple[np.ndarray, list[tuple[int, float]]] | None:
+        """(rows still to score exactly, (row, exact score) pairs) once the top k is decided, else None.
+
+        A seen passage scores at least the impacts read for it (lower) and at most that plus the last
+        impact read of every unfinished list it was not seen in (upper); an unseen one at most the
+        sum of those last impacts. The top k is decided when nothing outside it can pass its k-th lower
+        bound; its members still open, and passages whose upper bound reaches past it, are scored exactly.
+        `final` (no more reading): the k + open_limit best upper bounds are the candidates."""
+        last = np.where(self.done, 0.0, self.last)
+        unseen = float(last.sum())
+        rows = np.concatenate(self.touched) if self.touched else np.zeros(0, np.intp)
+        lower = self.lower[rows]
+        missing = np.zeros(rows.size)
+        seen = self.seen[rows]
+        for i in np.flatnonzero(last):
+            missing += np.where(seen & np.uint64(1 << int(i)), 0.0, last[i])
+        top = _best(lower, k)
+        kth = float(lower[top].min()) if rows.size >= k else 0.0
+        is_top = np.zeros(rows.size, dtype=bool)
+        is_top[top] = True
+        open_ = (is_top & (missing > 0)) | (~is_top & (lower + missing > kth))
+        if unseen <= kth and np.count_nonzero(open_) <= open_limit:  # no unseen passage can enter the top k
+            return rows[open_], [(int(rows[j]), float(lower[j])) for j in np.flatnonzero(is_top & ~open_)]
+        if not final:
+            return None
+        best = _best(lower + missing, k + open_limit)
+        return rows[best[missing[best] > 0]], [(int(rows[j]), float(lower[j])) for j in best[missing[best] == 0]]
+
+
+def _best(values: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the n largest values (all of them if fewer), in no particular order."""
+    return np.argpartition(-values, n - 1)[:n] if values.size > n else np.arange(values.size)
 
 
 def candidate_terms(counts: dict[str, int], limit: int) -> list[str]:
@@ -681,6 +860,7 @@ class PostgresWriter:
             with _guard():
                 self.conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (self.store.build_memory,))
                 self.conn.execute(sql.SQL(INDEX_DDL).format(stat_query=sql.Literal(stat_query), **self.t))
+                write_postings(self.conn, self.t, self.store.build_memory)
                 _verify(self.conn, self.id)
                 self.conn.execute("UPDATE versions SET state = 'ready', builder_pid = NULL, builder_started = NULL"
                                   " WHERE id = %s", (self.id,))
