@@ -684,14 +684,21 @@ class TermHeads:
         unseen = float(last.sum())
         rows = np.concatenate(self.touched) if self.touched else np.zeros(0, np.intp)
         lower = self.lower[rows]
+        top = _best(lower, k)
+        kth = float(lower[top].min()) if rows.size >= k else 0.0
+        if unseen > kth and not final:  # an unseen passage could still enter the top k
+            return None
+        is_top = np.zeros(rows.size, dtype=bool)
+        is_top[top] = True
+        # Bounds are needed only where they can matter: the top, and passages within `unseen` of its k-th
+        # (when final, of the lower bound ranked k + open_limit: below it no upper bound is among the best).
+        floor = kth if not final or not rows.size else float(lower[_best(lower, k + open_limit)].min())
+        near = np.flatnonzero(is_top | (lower + unseen >= floor))
+        rows, lower, is_top = rows[near], lower[near], is_top[near]
         missing = np.zeros(rows.size)
         seen = self.seen[rows]
         for i in np.flatnonzero(last):
             missing += np.where(seen & np.uint64(1 << int(i)), 0.0, last[i])
-        top = _best(lower, k)
-        kth = float(lower[top].min()) if rows.size >= k else 0.0
-        is_top = np.zeros(rows.size, dtype=bool)
-        is_top[top] = True
         open_ = (is_top & (missing > 0)) | (~is_top & (lower + missing > kth))
         if unseen <= kth and np.count_nonzero(open_) <= open_limit:  # no unseen passage can enter the top k
             return rows[open_], [(int(rows[j]), float(lower[j])) for j in np.flatnonzero(is_top & ~open_)]
