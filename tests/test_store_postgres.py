@@ -165,7 +165,7 @@ def test_dense_top_k_is_the_exact_ranking(pg: PostgresStore, loaded: PostgresVer
                                           monkeypatch: pytest.MonkeyPatch, exact_limit: int,
                                           ef_search: int | None) -> None:
     monkeypatch.setattr(pg_store, "EXACT_LIMIT", exact_limit)
-    if ef_search:  # what a version of a million passages gets (EF_SEARCH_BY_SIZE), for its own queries only
+    if ef_search:  # what the largest versions get (EF_SEARCH_BY_SIZE), for their own queries only
         monkeypatch.setitem(loaded.__dict__, "_ef_search", ef_search)
     for item in load_questions()[:12]:
         query = embedder.encode_query(item["question"])

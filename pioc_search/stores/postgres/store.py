@@ -61,8 +61,9 @@ TERMINATE_WAIT = 10.0  # seconds the next build waits for a dead build's databas
 EF_SEARCH = 200  # HNSW candidate list: recall@10 0.973 at 100k (bench_store.py); iterative scan
 # goes on past it when filters reject rows
 # A larger version needs a longer candidate list for the same recall: (up to this many passages, ef_search).
-# Measured at 1M (bench_store.py --recall-only): 200 → recall@10 0.930, 400 → 0.968, 800 → 0.988 (44.7 ms p50).
-EF_SEARCH_BY_SIZE = ((300_000, EF_SEARCH), (600_000, 400), (None, 800))
+# Measured at 1M (bench_store.py --recall-only): 200 → recall@10 0.930, 400 → 0.968, 500 → 0.978 (28.6 ms p50),
+# 600 → 0.983, 800 → 0.988 (39.6-44.7 ms p50).
+EF_SEARCH_BY_SIZE = ((300_000, EF_SEARCH), (600_000, 400), (1_500_000, 500), (None, 800))
 DOC_COLUMNS = ("id", "path", "sha256", "fingerprint", "title", "doc_type", "cities", "themes", "date", "year",
                "language", "source_url", "media_type", "pages", "passages")
 PASSAGE_COLUMNS = "id, doc_id, ordinal, text, section, page_start, page_end, embed_hash"
