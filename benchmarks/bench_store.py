@@ -166,9 +166,14 @@ def pct(samples: list[float]) -> str:
     s = sorted(samples)
     return f"{statistics.median(s):8.1f} {s[int(0.95 * (len(s) - 1))]:8.1f}"
 
+def overlapped(reader: Any, question: str, vector: np.ndarray) -> list[tuple[int, float]]:
+    """Hybrid as Searcher.search runs it: lexical started first (lexical_later), then dense."""
+    lexical = reader.lexical_later(question, CANDIDATES, language="en")
+    return fuse(reader.dense(vector, CANDIDATES), lexical())
+
 def measure_reader(label: str, size: int, reader: Any, queries: list[tuple[str, np.ndarray]]) -> None:
     times: dict[str, list[float]] = {"dense, first touch": [], "dense": [], "lexical": [], "hybrid": [],
-                                     "dense city filter": []}
+                                     "hybrid, overlapped": [], "dense city filter": []}
     from pioc_search.search import Filters
 
     for _, vector in queries:  # pages not yet in memory unless cached (this reader is not served: nothing warms it)
@@ -178,6 +183,7 @@ def measure_reader(label: str, size: int, reader: Any, queries: list[tuple[str, 
         timed(lambda: reader.lexical(question, CANDIDATES, language="en"), times["lexical"])
         timed(lambda: fuse(reader.dense(vector, CANDIDATES), reader.lexical(question, CANDIDATES, language="en")),
               times["hybrid"])
+        timed(lambda: overlapped(reader, question, vector), times["hybrid, overlapped"])  # as search.py does
         timed(lambda: reader.dense(vector, CANDIDATES, filters=Filters(city=("City7",))), times["dense city filter"])
     for what, samples in times.items():
         print(f"{size:>8} {label:<9} {what:<20} {pct(samples)}", flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import chain
@@ -188,12 +188,14 @@ class Searcher:
         dense: list[tuple[int, float]] = []
         with stage("cities"):
             cities, scope = self._named_cities(question, filters) if mode == "hybrid" else ((), None)
+        # Started first: a store that searches in another process works on it during the encode.
+        lexical_result = self.lexical_later(question, depth, allowed, language) if mode != "dense" else list
         if mode != "lexical":
             with stage("encode"):
                 query = self.embedder.encode_query(question)
             dense = self.dense(query, depth, allowed)
-        with stage("lexical"):
-            lexical = self.lexical(question, depth, allowed, language) if mode != "dense" else []
+        with stage("lexical"):  # what is left of it (all of it for stores that search when asked)
+            lexical = lexical_result()
         with stage("fusion"):
             owners = self.version.doc_ids([pid for pid, _ in dense + lexical])  # fusion and facets need them
             in_city = [(pid, c) for pid, c in dense if owners[pid] in scope][:CITY_DEPTH] if scope else []
@@ -234,6 +236,12 @@ class Searcher:
         """(passage id, score, higher is better) best first, every analysed question word counted."""
         return self.version.lexical(question, depth, allowed_docs, language=language,
                                     readings=self.readings(language))
+
+    def lexical_later(self, question: str, depth: int, allowed_docs: Sequence[str] | None = None,
+                      language: str | None = None) -> Callable[[], list[tuple[int, float]]]:
+        """`lexical`, started now where the store can (VersionReader.lexical_later), collected by the call."""
+        return self.version.lexical_later(question, depth, allowed_docs, language=language,
+                                          readings=self.readings(language))
 
     def _rank(self, mode: Mode, dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
               language: str, owners: dict[int, str],

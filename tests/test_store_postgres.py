@@ -332,6 +332,15 @@ def test_lexical_scores_are_plain_bm25(loaded: PostgresVersion, monkeypatch: pyt
         assert_bm25(loaded, passages, limit)
 
 
+def test_a_lexical_search_started_early_answers_the_same(loaded: PostgresVersion) -> None:
+    """lexical_later runs on the store's search threads while the caller goes on; its hits are lexical's."""
+    started = [(item["question"], loaded.lexical_later(item["question"], 20)) for item in load_questions()[:30]]
+    for question, result in started:
+        assert result() == loaded.lexical(question, 20), question
+    doc = next(iter(loaded.documents))
+    assert loaded.lexical_later("violence", 20, [doc])() == loaded.lexical("violence", 20, [doc])
+
+
 def test_candidates_come_from_the_rarest_terms() -> None:
     counts = {"rare": 10, "mid": 400, "common": 90_000}
     assert pg_store.candidate_terms(counts, 1000) == ["rare", "mid"]

@@ -8,7 +8,7 @@ Search, ingest, admin and web code use only these names, never a backend module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -90,6 +90,14 @@ class VersionReader(Protocol):
                 readings: tuple[str, ...] = ()) -> list[tuple[int, float]]:
         """(passage id, score, higher is better) best first: the question analysed as
         analysis.question_terms(question, language, readings)."""
+        ...
+
+    def lexical_later(self, question: str, k: int, allowed_docs: Sequence[str] | None = None,
+                      language: str | None = None, readings: tuple[str, ...] = ()
+                      ) -> Callable[[], list[tuple[int, float]]]:
+        """`lexical`, started now and collected by calling the result: a store whose searches run in
+        another process (PostgreSQL) starts it at once, so it runs while the question is encoded and
+        searched densely; one that searches in this process searches when called."""
         ...
 
     def doc_freq(self, words: Iterable[str]) -> dict[str, int]:

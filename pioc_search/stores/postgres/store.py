@@ -13,7 +13,8 @@ import datetime as dt
 import json
 import logging
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -356,7 +357,15 @@ class PostgresStore:
             raise VersionGone(f"no finished version {name}")
         return row
 
+    @cached_property
+    def searches(self) -> ThreadPoolExecutor:
+        """Threads that run lexical searches while the caller encodes and searches densely (at most half
+        the pool's connections, so dense searches always find one)."""
+        return ThreadPoolExecutor(max_workers=max(1, self.pool.max_size // 2), thread_name_prefix="pioc-lexical")
+
     def close(self) -> None:
+        if "searches" in self.__dict__:
+            self.searches.shutdown(wait=False, cancel_futures=True)
         self.pool.close()
 
 
@@ -563,6 +572,15 @@ class PostgresVersion:
                 **self.t)
         params = {"any": " | ".join(_quoted(t) for t in candidates), "allowed": allowed, "k": k}
         return [(int(r["id"]), float(r["score"])) for r in self._rows(query_sql, params)]
+
+    def lexical_later(self, question: str, k: int, allowed_docs: Sequence[str] | None = None,
+                      language: str | None = None, readings: tuple[str, ...] = ()
+                      ) -> Callable[[], list[tuple[int, float]]]:
+        """`lexical` started now on one of the store's search threads: the database (and the bound
+        bookkeeping, numpy) work while the caller encodes the question and runs its dense search."""
+        future = self.store.searches.submit(self.lexical, question, k, allowed_docs, language=language,
+                                            readings=readings)
+        return future.result
 
     def _from_postings(self, counts: dict[str, int], k: int) -> list[tuple[int, float]] | None:
         """Exact BM25 top k from the heads of the terms' impact-ordered lists (Fagin's NRA); None for a
