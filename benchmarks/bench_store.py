@@ -171,6 +171,36 @@ def overlapped(reader: Any, question: str, vector: np.ndarray) -> list[tuple[int
     lexical = reader.lexical_later(question, CANDIDATES, language="en")
     return fuse(reader.dense(vector, CANDIDATES), lexical())
 
+def measure_searches(label: str, size: int, reader: Any, questions: list[str]) -> None:
+    """Whole hybrid searches (Searcher.search: encode, dense, lexical, fusion, answers...) with the
+    lexical half started first (lexical_later, as shipped) and run after the dense half, alternating
+    which goes first; caches are warm (one search per question first) except the question cache,
+    cleared before each search, so every search encodes its question."""
+    from functools import partial
+
+    from pioc_search.embedders import load_embedder
+    from pioc_search.search import Searcher
+
+    embedder = load_embedder(Settings.from_env())
+    searcher = Searcher(reader, embedder)
+    later = reader.lexical_later
+
+    def after(question: str, k: int, allowed: Any = None, language: Any = None, readings: Any = ()) -> Any:
+        return partial(reader.lexical, question, k, allowed, language=language, readings=readings)
+
+    times: dict[str, list[float]] = {"lexical overlapped": [], "lexical after dense": []}
+    for question in questions:  # every cache warm but the question encode's (cleared below)
+        searcher.search(question)
+    for n, question in enumerate(questions):
+        order = (("lexical overlapped", later), ("lexical after dense", after))
+        for what, start in order[:: 1 if n % 2 else -1]:
+            reader.lexical_later = start
+            embedder._query_cache.cache_clear()  # noqa: SLF001 - time the encode of a new question
+            timed(lambda: searcher.search(question), times[what])
+    del reader.lexical_later  # the class's method again
+    for what, samples in times.items():
+        print(f"{size:>8} {label:<9} {what:<28} {pct(samples)}", flush=True)
+
 def measure_reader(label: str, size: int, reader: Any, queries: list[tuple[str, np.ndarray]]) -> None:
     times: dict[str, list[float]] = {"dense, first touch": [], "dense": [], "lexical": [], "hybrid": [],
                                      "hybrid, overlapped": [], "dense city filter": []}
@@ -296,6 +326,8 @@ def main() -> None:
     parser.add_argument("--stores", default="local,postgres")
     parser.add_argument("--recall-only", action="store_true", help="skip the reader latency table")
     parser.add_argument("--http", action="store_true", help="also requests/s with 1 and 2 serve processes")
+    parser.add_argument("--searches", type=int, default=0,
+                        help="also time this many whole searches (encode to answers), lexical overlapped or not")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     kinds = args.stores.split(",")
@@ -338,6 +370,10 @@ def main() -> None:
             for kind, (store, _) in stores.items():
                 if not args.recall_only:
                     measure_reader(kind, size, store.live(), queries)
+            if args.searches:
+                print(f"\n{'passages':>8} {'store':<9} {'Searcher.search':<28} {'p50 ms':>8} {'p95 ms':>8}")
+                for kind, (store, _) in stores.items():
+                    measure_searches(kind, size, store.live(), questions[: args.searches])
             for kind, (store, db_url) in stores.items():
                 if db_url:
                     print(f"\nHNSW vs exact, top 10 ({len(queries[:100])} queries)")
