@@ -536,7 +536,8 @@ class PostgresVersion:
         its language, or all five network languages when undetermined, and the `readings`), OR-ed,
         no word dropped.
 
-        Computed in SQL: idf from the version's term counts, tf from ts_rank_cd of each single term
+        Without filters, from the version's impact-ordered postings (`_from_postings`). With filters
+        (or in a version written before postings), computed in SQL: idf from the version's term counts, tf from ts_rank_cd of each single term
         (which sums the field weights of its positions: title counts 2, section 1.5, text 1), length
         normalisation from the passage's term count. Candidates come from the GIN index; when the
         question's terms together match more than CANDIDATE_LIMIT passages, only passages holding
@@ -552,26 +553,30 @@ class PostgresVersion:
         counts = self._term_counts(question_terms(question, language, readings))
         if not counts:
             return []
-        n = max(self.passage_count, 1)
         if allowed is None and self.has_postings:
             ranked = self._from_postings(counts, k)
             if ranked is not None:
                 return ranked
-        candidates = candidate_terms(counts, CANDIDATE_LIMIT)
+        where = sql.SQL("p.tsv @@ %(any)s::tsquery AND (%(allowed)s::text[] IS NULL OR p.doc_id = ANY(%(allowed)s))")
+        query_sql = sql.SQL("{scored} ORDER BY score DESC, c.id LIMIT %(k)s").format(scored=self._bm25(counts, where))
+        params = {"any": " | ".join(_quoted(t) for t in candidate_terms(counts, CANDIDATE_LIMIT)),
+                  "allowed": allowed, "k": k}
+        return [(int(r["id"]), float(r["score"])) for r in self._rows(query_sql, params)]
+
+    def _bm25(self, counts: dict[str, int], where: sql.Composable) -> sql.Composed:
+        """SELECT (id, score): BM25 of the terms (with their passage counts) for the passages `where` holds.
+
+        `tsv || ''` is the tsvector read into memory once (from TOAST in versions built before tsv was
+        stored inline, see TABLES_DDL); OFFSET 0 keeps the planner from pulling the subquery up, which
+        would put that read back into every term's expression."""
+        n = max(self.passage_count, 1)
         idfs = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in counts.items()}
-        # `tsv || ''` is the tsvector read into memory once (from TOAST in versions built before tsv was
-        # stored inline, see TABLES_DDL); OFFSET 0 keeps the planner from pulling the subquery up, which
-        # would put that read back into every term's expression.
-        query_sql = sql.SQL(
+        return sql.SQL(
             "SELECT c.id, {score} AS score FROM ("
             " SELECT p.id, p.tsv || ''::tsvector AS tsv, 1 - {b} + {b} * p.nterms / {avgdl} AS norm"
-            " FROM {passages} p WHERE p.tsv @@ %(any)s::tsquery"
-            " AND (%(allowed)s::text[] IS NULL OR p.doc_id = ANY(%(allowed)s)) OFFSET 0) c"
-            " ORDER BY score DESC, c.id LIMIT %(k)s").format(
+            " FROM {passages} p WHERE {where} OFFSET 0) c").format(
                 score=bm25_sql(sorted(idfs.items())), b=_float8(BM25_B), avgdl=_float8(self._avgdl()),
-                **self.t)
-        params = {"any": " | ".join(_quoted(t) for t in candidates), "allowed": allowed, "k": k}
-        return [(int(r["id"]), float(r["score"])) for r in self._rows(query_sql, params)]
+                where=where, **self.t)
 
     def lexical_later(self, question: str, k: int, allowed_docs: Sequence[str] | None = None,
                       language: str | None = None, readings: tuple[str, ...] = ()
@@ -583,13 +588,15 @@ class PostgresVersion:
         return future.result
 
     def _from_postings(self, counts: dict[str, int], k: int) -> list[tuple[int, float]] | None:
-        """Exact BM25 top k from the heads of the terms' impact-ordered lists (Fagin's NRA); None for a
+        """BM25 top k from the heads of the terms' impact-ordered lists (Fagin's NRA); None for a
         question of more terms than TermHeads tracks.
 
         Each round reads the next stretch of every list not yet read to its end (POSTINGS_FIRST
         postings, then 4× more each round). Once no unseen passage can reach the k-th best lower bound, the
         few seen passages whose bound is still open are scored exactly (their tsvectors, bm25_sql),
-        so the result is the same ranking as scoring every matching passage."""
+        so the result is the same ranking as scoring every matching passage. A question still
+        undecided once POSTINGS_MAX_DEPTH of each list is read gets the best of its best upper
+        bounds, scored exactly: its scores are right, its set may miss a passage."""
         terms = sorted(counts)
         if len(terms) > TermHeads.MAX_TERMS:
             return None
@@ -633,14 +640,7 @@ class PostgresVersion:
 
     def _scored(self, ids: np.ndarray, counts: dict[str, int]) -> dict[int, float]:
         """Exact BM25 of these passages (bm25_sql over their tsvectors)."""
-        n = max(self.passage_count, 1)
-        idfs = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in counts.items()}
-        rows = self._rows(sql.SQL(
-            "SELECT c.id, {score} AS score FROM ("
-            " SELECT p.id, p.tsv || ''::tsvector AS tsv, 1 - {b} + {b} * p.nterms / {avgdl} AS norm"
-            " FROM {passages} p WHERE p.id = ANY(%s) OFFSET 0) c").format(
-                score=bm25_sql(sorted(idfs.items())), b=_float8(BM25_B), avgdl=_float8(self._avgdl()), **self.t),
-            ([int(i) for i in ids],))
+        rows = self._rows(self._bm25(counts, sql.SQL("p.id = ANY(%s)")), ([int(i) for i in ids],))
         return {int(r["id"]): float(r["score"]) for r in rows}
 
     def warm(self) -> None:
