@@ -676,15 +676,17 @@ class TermHeads:
         self.done = [False] * terms
         self.last = np.zeros(terms)  # impact of each list's last posting read: a bound on what is unread
         self.lower = np.zeros(passages)
-        self.seen = np.zeros(passages, dtype=np.uint64)
+        self.bit = np.uint32 if terms <= 32 else np.uint64  # the narrower, the less memory each update moves
+        self.seen = np.zeros(passages, dtype=self.bit)
         self.touched: list[np.ndarray] = []
 
     def add(self, i: int, rows: np.ndarray, impacts: np.ndarray, count: int) -> None:
         """Postings `read[i]` onwards of term i's list (of `count`); a list holds each passage once."""
         if rows.size:
             rows = rows.astype(np.intp)
-            self.touched.append(rows[self.seen[rows] == 0])
-            self.seen[rows] |= np.uint64(1 << i)
+            before = self.seen[rows]
+            self.touched.append(rows[before == 0])
+            self.seen[rows] = before | self.bit(1 << i)
             self.lower[rows] += impacts
             self.last[i] = impacts[-1]
         self.read[i] += rows.size
@@ -717,7 +719,7 @@ class TermHeads:
         missing = np.zeros(rows.size)
         seen = self.seen[rows]
         for i in np.flatnonzero(last):
-            missing += np.where(seen & np.uint64(1 << int(i)), 0.0, last[i])
+            missing += np.where(seen & self.bit(1 << int(i)), 0.0, last[i])
         open_ = (is_top & (missing > 0)) | (~is_top & (lower + missing > kth))
         if unseen <= kth and np.count_nonzero(open_) <= open_limit:  # no unseen passage can enter the top k
             return rows[open_], [(int(rows[j]), float(lower[j])) for j in np.flatnonzero(is_top & ~open_)]
