@@ -203,7 +203,7 @@ def measure_searches(label: str, size: int, reader: Any, questions: list[str]) -
 
 def measure_reader(label: str, size: int, reader: Any, queries: list[tuple[str, np.ndarray]]) -> None:
     times: dict[str, list[float]] = {"dense, first touch": [], "dense": [], "lexical": [], "hybrid": [],
-                                     "hybrid, overlapped": [], "dense city filter": []}
+                                     "hybrid, overlapped": [], "dense city filter": [], "lexical city filter": []}
     from pioc_search.search import Filters
 
     for _, vector in queries:  # pages not yet in memory unless cached (this reader is not served: nothing warms it)
@@ -215,6 +215,8 @@ def measure_reader(label: str, size: int, reader: Any, queries: list[tuple[str, 
               times["hybrid"])
         timed(lambda: overlapped(reader, question, vector), times["hybrid, overlapped"])  # as search.py does
         timed(lambda: reader.dense(vector, CANDIDATES, filters=Filters(city=("City7",))), times["dense city filter"])
+        timed(lambda: reader.lexical(question, CANDIDATES, filters=Filters(city=("City7",)), language="en"),
+              times["lexical city filter"])
     for what, samples in times.items():
         print(f"{size:>8} {label:<9} {what:<20} {pct(samples)}", flush=True)
 
