@@ -92,6 +92,11 @@ class SearchResult:
     named_cities: tuple[str, ...] = ()  # network cities the question names, whose passages were ranked higher
 
 
+def _reciprocal_ranks(ranking: Sequence[tuple[int, float]]) -> dict[int, float]:
+    """Each passage's 1 / (RRF_K + its rank) in `ranking` (best first)."""
+    return {pid: 1.0 / (RRF_K + rank) for rank, (pid, _) in enumerate(ranking, 1)}
+
+
 def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
          beyond_lexical: set[int] = frozenset(),  # type: ignore[assignment]
          named_city: list[tuple[int, float]] = ()) -> list[tuple[int, float]]:  # type: ignore[assignment]
@@ -109,9 +114,7 @@ def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
     Algolia's optional filters, this re-ranks what retrieval found and retrieves nothing more, so it
     costs no search.
     """
-    dense_part = {pid: 1.0 / (RRF_K + rank) for rank, (pid, _) in enumerate(dense, 1)}
-    lexical_part = {pid: 1.0 / (RRF_K + rank) for rank, (pid, _) in enumerate(lexical, 1)}
-    city_part = {pid: 1.0 / (RRF_K + rank) for rank, (pid, _) in enumerate(named_city, 1)}
+    dense_part, lexical_part, city_part = map(_reciprocal_ranks, (dense, lexical, named_city))
     scores = {}
     for pid in dense_part.keys() | lexical_part.keys() | city_part.keys():
         d, w = dense_part.get(pid, 0.0), lexical_part.get(pid, 0.0)
@@ -187,7 +190,7 @@ class Searcher:
             language = _question_language(question)  # once: lexical analysis, fusion and answers all need it
         dense: list[tuple[int, float]] = []
         with stage("cities"):
-            cities, scope = self._named_cities(question, filters) if mode == "hybrid" else ((), None)
+            cities, scope = self._named_cities(question, filters, allowed) if mode == "hybrid" else ((), None)
         # Started first: a store that searches in another process works on it during the encode.
         lexical_result = self.lexical_later(question, depth, allowed, language) if mode != "dense" else list
         if mode != "lexical":
@@ -210,13 +213,14 @@ class Searcher:
         return SearchResult(hits=hits, total=len(ranked), facets=facets, answer=answer,
                             took_ms=(time.perf_counter() - started) * 1000, named_cities=cities)
 
-    def _named_cities(self, question: str, filters: Filters) -> tuple[tuple[str, ...], frozenset[str] | None]:
-        """The network cities the question names and the documents (within `filters`) about them; none
-        when no document is about them, or when they are all the documents a search would rank anyway.
-        A city filter the user chose already decides which cities count."""
+    def _named_cities(self, question: str, filters: Filters, allowed: Sequence[str] | None
+                      ) -> tuple[tuple[str, ...], frozenset[str] | None]:
+        """The network cities the question names and the documents (within `filters`, whose documents are
+        `allowed`) about them; none when no document is about them, or when they are all the documents a
+        search would rank anyway. A city filter the user chose already decides which cities count."""
         cities = () if filters.city else tuple(find_cities(question))
         scope = self._matching(replace(filters, city=cities)) if cities else ()
-        every = self._allowed_docs(filters) or self.version.documents
+        every = allowed or self.version.documents
         return (cities, frozenset(scope)) if scope and len(scope) < len(every) else ((), None)
 
     def _allowed_docs(self, filters: Filters) -> tuple[str, ...] | None:
