@@ -127,6 +127,11 @@ def _tables(version_id: int) -> dict[str, sql.Identifier]:
     return {kind: sql.Identifier(f"{kind}_v{version_id}") for kind in ("documents", "passages", "lexemes", "postings")}
 
 
+def _has_postings(conn: psycopg.Connection, version_id: int) -> bool:
+    """Whether the version has its impact-ordered postings table (versions written before it do not)."""
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"postings_v{version_id}",)).fetchone()[0]
+
+
 def ef_search_for(passages: int) -> int:
     """hnsw.ef_search for a version of this many passages (EF_SEARCH_BY_SIZE)."""
     return next(ef for limit, ef in EF_SEARCH_BY_SIZE if limit is None or passages <= limit)
@@ -325,7 +330,8 @@ class PostgresStore:
     def _drop(self, version_id: int) -> None:
         tables = _tables(version_id)
         with self.connection() as conn, conn.transaction():
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {postings}, {lexemes}, {passages}, {documents}").format(**tables))
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {postings}, {lexemes}, {passages}, {documents}")
+                         .format(**tables))
             conn.execute("DELETE FROM versions WHERE id = %s", (version_id,))
 
     def verify(self, name: str) -> None:
@@ -340,7 +346,7 @@ class PostgresStore:
         conn = self.dedicated_connection()
         try:
             with _guard(), conn.transaction():
-                if conn.execute("SELECT to_regclass(%s)", (f"postings_v{row['id']}",)).fetchone()[0]:
+                if _has_postings(conn, row["id"]):
                     return False
                 write_postings(conn, _tables(row["id"]), self.build_memory)
         finally:
@@ -399,9 +405,7 @@ class PostgresVersion:
         with store.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             rows = cur.execute(sql.SQL("SELECT * FROM {documents}").format(**self.t)).fetchall()
-            postings = cur.execute("SELECT to_regclass(%s) IS NOT NULL AS found",
-                                   (f"postings_v{self.id}",)).fetchone()
-        self.has_postings = bool(postings and postings["found"])  # versions written before it: SQL scoring only
+            self.has_postings = _has_postings(conn, self.id)  # versions written before them: SQL scoring only
         self.documents = {r["id"]: _document(r) for r in rows}
         self._counts = {r["id"]: r["passages"] for r in rows}
         self._mean_length: float | None = None
@@ -537,11 +541,12 @@ class PostgresVersion:
         no word dropped.
 
         Without filters, from the version's impact-ordered postings (`_from_postings`). With filters
-        (or in a version written before postings), computed in SQL: idf from the version's term counts, tf from ts_rank_cd of each single term
-        (which sums the field weights of its positions: title counts 2, section 1.5, text 1), length
-        normalisation from the passage's term count. Candidates come from the GIN index; when the
-        question's terms together match more than CANDIDATE_LIMIT passages, only passages holding
-        one of its rarer terms are candidates (every term still adds to their score).
+        (or in a version written before postings), computed in SQL: idf from the version's term counts,
+        tf from ts_rank_cd of each single term (which sums the field weights of its positions: title
+        counts 2, section 1.5, text 1), length normalisation from the passage's term count. Candidates
+        come from the GIN index; when the question's terms together match more than CANDIDATE_LIMIT
+        passages, only passages holding one of its rarer terms are candidates (every term still adds
+        to their score).
 
         The score is one plain SQL expression per question (`bm25_sql`), not a function call per
         passage: each candidate's tsvector is read once (reading it is most of the cost)
