@@ -13,9 +13,10 @@ import datetime as dt
 import json
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -612,13 +613,14 @@ class PostgresVersion:
             " substring(p.impacts FROM w.start * 8 + 1 FOR w.n * 8) FROM {postings} p"
             " JOIN unnest(%s::text[], %s::int[], %s::int[], %s::int[]) AS w(lexeme, i, start, n)"
             " USING (lexeme)").format(**self.t)
-        with self.store.connection() as conn:
+        with self.store.connection() as conn, closing(heads):
             while True:
                 depth = {i: min(counts[t], want) for i, t in enumerate(terms)}
                 batch = [(t, i, heads.read[i], depth[i] - heads.read[i])
                          for i, t in enumerate(terms) if not heads.done[i] and heads.read[i] < depth[i]]
                 if batch:
-                    for i, rows, impacts in conn.execute(read_sql, [list(column) for column in zip(*batch)]):
+                    # binary: bytea arrives as its bytes, not as hex text to decode (3x faster for long lists)
+                    for i, rows, impacts in conn.execute(read_sql, [list(c) for c in zip(*batch)], binary=True):
                         heads.add(i, np.frombuffer(rows, dtype=">i4"), np.frombuffer(impacts, dtype=">f8"),
                                   counts[terms[i]])
                 for _, i, _, _ in batch:  # a list shorter than its count (lexeme cut from the tsvector): done
@@ -639,9 +641,10 @@ class PostgresVersion:
     @cached_property
     def _row_ids(self) -> np.ndarray:
         """Passage ids by row number (the postings' numbering: ids in ascending order), read once."""
-        rows = self._rows(sql.SQL("SELECT string_agg(int8send(id), ''::bytea ORDER BY id) AS ids FROM {passages}")
-                          .format(**self.t))
-        return np.frombuffer(rows[0]["ids"] or b"", dtype=">i8").astype(np.int64)
+        query = sql.SQL("SELECT string_agg(int8send(id), ''::bytea ORDER BY id) FROM {passages}").format(**self.t)
+        with self.store.connection() as conn:
+            ids = conn.execute(query, binary=True).fetchone()[0]  # the bytes as they are, not hex text
+        return np.frombuffer(ids or b"", dtype=">i8").astype(np.int64)
 
     def _scored(self, ids: np.ndarray, counts: dict[str, int]) -> dict[int, float]:
         """Exact BM25 of these passages (bm25_sql over their tsvectors)."""
@@ -675,14 +678,23 @@ class TermHeads:
     term it was seen in, in arrays as long as the version (allocated lazily, touched only where read)."""
 
     MAX_TERMS = 64  # one bit per term
+    KEEP = 4  # sets of arrays kept for the next questions (zeroing 12 MB costs less than faulting in new pages)
+    _free: list[tuple[np.ndarray, np.ndarray]] = []
+    _free_lock = threading.Lock()
 
     def __init__(self, terms: int, passages: int) -> None:
         self.read = [0] * terms
         self.done = [False] * terms
         self.last = np.zeros(terms)  # impact of each list's last posting read: a bound on what is unread
-        self.lower = np.zeros(passages)
         self.bit = np.uint32 if terms <= 32 else np.uint64  # the narrower, the less memory each update moves
-        self.seen = np.zeros(passages, dtype=self.bit)
+        with self._free_lock:
+            fits = [arrays for arrays in self._free if arrays[0].size >= passages]
+            if fits:
+                self._free.remove(fits[0])
+        self._arrays = fits[0] if fits else (np.empty(passages), np.empty(passages, np.uint64))
+        self.lower, self.seen = self._arrays[0][:passages], self._arrays[1].view(self.bit)[:passages]
+        self.lower.fill(0)
+        self.seen.fill(0)
         self.touched: list[np.ndarray] = []
 
     def add(self, i: int, rows: np.ndarray, impacts: np.ndarray, count: int) -> None:
@@ -697,6 +709,13 @@ class TermHeads:
         self.read[i] += rows.size
         self.done[i] = self.read[i] >= count
 
+    def close(self) -> None:
+        """Hand the arrays on to a later question (the KEEP largest sets are kept); use nothing after."""
+        with self._free_lock:
+            self._free.append(self._arrays)
+            self._free.sort(key=lambda arrays: -arrays[0].size)
+            del self._free[self.KEEP:]
+
     def settle(self, k: int, open_limit: int, final: bool = False
                ) -> tuple[np.ndarray, list[tuple[int, float]]] | None:
         """(rows still to score exactly, (row, exact score) pairs) once the top k is decided, else None.
@@ -710,7 +729,8 @@ class TermHeads:
         unseen = float(last.sum())
         rows = np.concatenate(self.touched) if self.touched else np.zeros(0, np.intp)
         lower = self.lower[rows]
-        top = _best(lower, k)
+        best = _best(lower, k + open_limit) if final else None  # final: one partition of all rows, not two
+        top = _best(lower, k) if best is None else best[_best(lower[best], k)]
         kth = float(lower[top].min()) if rows.size >= k else 0.0
         if unseen > kth and not final:  # an unseen passage could still enter the top k
             return None
@@ -718,7 +738,7 @@ class TermHeads:
         is_top[top] = True
         # Bounds are needed only where they can matter: the top, and passages within `unseen` of its k-th
         # (when final, of the lower bound ranked k + open_limit: below it no upper bound is among the best).
-        floor = kth if not final or not rows.size else float(lower[_best(lower, k + open_limit)].min())
+        floor = float(lower[best].min()) if final and rows.size else kth
         near = np.flatnonzero(is_top | (lower + unseen >= floor))
         rows, lower, is_top = rows[near], lower[near], is_top[near]
         missing = np.zeros(rows.size)
