@@ -274,10 +274,10 @@ class Searcher:
         lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, 1)}
         kept: list[tuple[Hit, set[tuple[str, ...]]]] = []  # (hit, its word 4-grams)
         copies: dict[str, int] = {}  # a kept hit's words, joined → its position: exact copies fold at once
-        examined = 0
+        examined, size = 0, 2 * wanted  # read in growing chunks: few round trips when many hits fold
         while examined < len(ranked) and (len(kept) < wanted or examined < 2 * wanted):  # twins rank close
-            chunk = ranked[examined : examined + wanted]
-            examined += len(chunk)
+            chunk = ranked[examined : examined + size]
+            examined, size = examined + len(chunk), 2 * size
             rows = self.version.passages([pid for pid, _ in chunk])
             for pid, score in chunk:
                 if pid not in rows:
