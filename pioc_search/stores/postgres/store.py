@@ -409,6 +409,7 @@ class PostgresVersion:
             self.has_postings = _has_postings(conn, self.id)  # versions written before them: SQL scoring only
         self.documents = {r["id"]: _document(r) for r in rows}
         self._counts = {r["id"]: r["passages"] for r in rows}
+        self.passage_count = sum(self._counts.values())  # a version never changes
         self._mean_length: float | None = None
 
     def _rows(self, query: sql.Composable, params: Any = (), ef_search: int = EF_SEARCH) -> list[dict[str, Any]]:
@@ -419,10 +420,6 @@ class PostgresVersion:
             with conn.transaction():
                 conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search)))
                 return conn.cursor(row_factory=dict_row).execute(query, params).fetchall()
-
-    @property
-    def passage_count(self) -> int:
-        return sum(self._counts.values())
 
     def passages(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         if not len(ids):
@@ -488,8 +485,11 @@ class PostgresVersion:
         if k <= 0 or allowed == []:
             return []
         excluded = set(exclude_docs)
-        scope = self._counts if allowed is None else {d: self._counts.get(d, 0) for d in allowed}
-        available = sum(n for d, n in scope.items() if d not in excluded)
+        if allowed is None and not excluded:
+            available = self.passage_count
+        else:
+            scope = self._counts if allowed is None else {d: self._counts.get(d, 0) for d in allowed}
+            available = sum(n for d, n in scope.items() if d not in excluded)
         wanted = min(k, available)
         if wanted == 0:
             return []
