@@ -332,6 +332,33 @@ def test_lexical_scores_are_plain_bm25(loaded: PostgresVersion, monkeypatch: pyt
         assert_bm25(loaded, passages, limit)
 
 
+def test_a_narrow_filter_keeps_its_lexical_hits(loaded: PostgresVersion, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Filtered questions are scored in SQL over the candidates of their rarer terms, counted within the
+    filter's scope: a question whose rarest word occurs only outside the chosen document still finds
+    every passage of that document holding its other word (counted over the whole version, the rare
+    word's passages were the only candidates, and the filtered search found nothing)."""
+    monkeypatch.setattr(pg_store, "CANDIDATE_LIMIT", 5)
+    passages = analysed_passages(loaded)
+    df: dict[str, int] = {}
+    for tf, _ in passages.values():
+        for term in tf:
+            df[term] = df.get(term, 0) + 1
+    english = [d for d in loaded.documents.values() if d.language == "en"]
+    doc = max(english, key=lambda d: len(loaded.document_passages(d.id)))
+    rows = loaded.document_passages(doc.id)
+    mine = {term for row in rows for term in passages[row["id"]][0]}
+    common = next(word for row in rows for word in row["text"].split()
+                  if len(analyse(word, "en")) == 1 and 6 <= df.get(analyse(word, "en")[0], 0) <= 30)
+    rare = next(word for other in english if other.id != doc.id for row in loaded.document_passages(other.id)
+                for word in row["text"].split()
+                if len(analyse(word, "en")) == 1 and df.get(analyse(word, "en")[0]) == 1
+                and analyse(word, "en")[0] not in mine)
+    term = analyse(common, "en")[0]
+    holding = {row["id"] for row in rows if term in passages[row["id"]][0]}
+    hits = loaded.lexical(f"{rare} {common}", 50, [doc.id], language="en")
+    assert holding and {pid for pid, _ in hits} == holding, (rare, common)
+
+
 def test_a_lexical_search_started_early_answers_the_same(loaded: PostgresVersion) -> None:
     """lexical_later runs on the store's search threads while the caller goes on; its hits are lexical's."""
     started = [(item["question"], loaded.lexical_later(item["question"], 20)) for item in load_questions()[:30]]

@@ -546,8 +546,8 @@ class PostgresVersion:
         tf from ts_rank_cd of each single term (which sums the field weights of its positions: title
         counts 2, section 1.5, text 1), length normalisation from the passage's term count. Candidates
         come from the GIN index; when the question's terms together match more than CANDIDATE_LIMIT
-        passages, only passages holding one of its rarer terms are candidates (every term still adds
-        to their score).
+        passages (of the filter's scope: `_candidate_limit`), only passages holding one of its rarer
+        terms are candidates (every term still adds to their score).
 
         The score is one plain SQL expression per question (`bm25_sql`), not a function call per
         passage: each candidate's tsvector is read once (reading it is most of the cost)
@@ -565,9 +565,19 @@ class PostgresVersion:
                 return ranked
         where = sql.SQL("p.tsv @@ %(any)s::tsquery AND (%(allowed)s::text[] IS NULL OR p.doc_id = ANY(%(allowed)s))")
         query_sql = sql.SQL("{scored} ORDER BY score DESC, c.id LIMIT %(k)s").format(scored=self._bm25(counts, where))
-        params = {"any": " | ".join(_quoted(t) for t in candidate_terms(counts, CANDIDATE_LIMIT)),
+        params = {"any": " | ".join(_quoted(t) for t in candidate_terms(counts, self._candidate_limit(allowed))),
                   "allowed": allowed, "k": k}
         return [(int(r["id"]), float(r["score"])) for r in self._rows(query_sql, params)]
+
+    def _candidate_limit(self, allowed: list[str] | None) -> int:
+        """CANDIDATE_LIMIT, counted in the scope's passages: term counts are the whole version's, so a
+        filter keeping 1/40 of the passages lets the candidate terms match 40× as many in all (about
+        CANDIDATE_LIMIT of them in scope). Counted over the whole version, a narrow filter was left with
+        a rare term's passages from other documents, and a lexical search with no hit at all."""
+        if allowed is None:
+            return CANDIDATE_LIMIT
+        in_scope = sum(self._counts.get(doc, 0) for doc in allowed)
+        return CANDIDATE_LIMIT * self.passage_count // max(in_scope, 1)
 
     def _bm25(self, counts: dict[str, int], where: sql.Composable) -> sql.Composed:
         """SELECT (id, score): BM25 of the terms (with their passage counts) for the passages `where` holds.
