@@ -9,6 +9,9 @@ adds its postings if it was written before them. For each depth bound (POSTINGS_
 = none) it prints p50/p95 ms, recall@10 against the exact ranking, the median number of postings
 read and of rounds, and how many questions reached the bound. "sql" is the store's SQL scoring
 (the candidate rule used for filtered questions). k = 50 as in search.py; question language "en".
+Then city-filtered questions (SQL scoring): recall@10 against scoring every passage in the filter's
+scope, the fewest hits and the questions with none, for the candidate limit counted in the scope
+(shipped) and over the whole version (before).
 """
 
 from __future__ import annotations
@@ -77,7 +80,37 @@ def main() -> None:
                   f" {recall:9.3f} {statistics.median(c['read'] for c in counters):9.0f}"
                   f" {statistics.median(c['rounds'] for c in counters):6.0f}"
                   f" {sum(c['bounded'] for c in counters):7d}", flush=True)
+        filtered(live, questions)
         store.close()
+
+
+def filtered(live: Any, questions: list[str]) -> None:
+    """City-filtered questions (SQL scoring): hits and recall@10 against scoring every passage in scope,
+    with the candidate limit counted in the scope (shipped) and over the whole version (before)."""
+    from pioc_search.search import Filters
+
+    city = Filters(city=("City7",))
+    scope = live._scope(None, city)  # noqa: SLF001
+    share = sum(live._counts.get(d, 0) for d in scope) / live.passage_count  # noqa: SLF001
+    limit, shipped = pg_store.CANDIDATE_LIMIT, live._candidate_limit  # noqa: SLF001
+    pg_store.CANDIDATE_LIMIT = EXACT
+    exact = [live.lexical(q, 50, filters=city, language="en") for q in questions]
+    pg_store.CANDIDATE_LIMIT = limit
+    print(f"\ncity filter ({share:.1%} of the passages), SQL scoring, k = 50")
+    print(f"{'candidate limit':<24} {'p50 ms':>7} {'p95 ms':>7} {'recall@10':>9} {'hits min':>8} {'no hit':>6}")
+    for label, rule in (("in the scope (shipped)", shipped), ("whole version (before)", lambda allowed: limit)):
+        live._candidate_limit = rule  # noqa: SLF001
+        times, ranked = [], []
+        for question in questions:
+            tick = time.perf_counter()
+            ranked.append(live.lexical(question, 50, filters=city, language="en"))
+            times.append((time.perf_counter() - tick) * 1000)
+        recall = statistics.mean(len({p for p, _ in got[:10]} & {p for p, _ in full[:10]}) / min(10, len(full))
+                                 for got, full in zip(ranked, exact) if full)
+        times.sort()
+        print(f"{label:<24} {statistics.median(times):7.1f} {times[int(0.95 * (len(times) - 1))]:7.1f}"
+              f" {recall:9.3f} {min(map(len, ranked)):8d} {sum(not got for got in ranked):6d}", flush=True)
+    del live._candidate_limit  # noqa: SLF001 - the method again
 
 
 if __name__ == "__main__":
