@@ -293,12 +293,15 @@ def bm25_by_hand(passages: dict[int, tuple[dict[str, float], int]], question: st
 
 
 def assert_bm25(version: PostgresVersion, passages: dict[int, tuple[dict[str, float], int]], limit: int,
-                **options: Any) -> None:
-    """Every sample question's lexical top 20 has BM25's scores, in order (the candidate rule `limit`)."""
+                allowed: list[str] | None = None) -> None:
+    """Every sample question's lexical top 20 has BM25's scores, in order (the candidate rule `limit`),
+    among the passages of the `allowed` documents if given."""
+    inside = None if allowed is None else {row["id"] for doc in allowed for row in version.document_passages(doc)}
     compared = 0
     for item in load_questions():
-        expected = bm25_by_hand(passages, item["question"], limit)
-        got = version.lexical(item["question"], 20, **options)
+        expected = [(pid, score) for pid, score in bm25_by_hand(passages, item["question"], limit)
+                    if inside is None or pid in inside]
+        got = version.lexical(item["question"], 20, allowed)
         assert [s for _, s in got] == pytest.approx([s for _, s in expected[:20]], rel=1e-9), item["question"]
         exact = dict(expected)  # ties may come in any order, but every passage has its own score
         assert all(exact.get(pid) == pytest.approx(score, rel=1e-9) for pid, score in got), item["question"]
@@ -314,10 +317,13 @@ def test_lexical_scores_are_plain_bm25(loaded: PostgresVersion, monkeypatch: pyt
     version written before postings), scored in SQL over the candidates of the rarest terms."""
     passages = analysed_passages(loaded)
     assert loaded.has_postings
+    half = sorted(loaded.documents)[::2]  # a broad filter (about half the passages): postings through its mask
+    assert loaded._in_scope(half) >= pg_store.POSTINGS_FILTER_SHARE * loaded.passage_count  # noqa: SLF001
     for first, open_limit in ((pg_store.POSTINGS_FIRST, pg_store.RESCORE_LIMIT), (2, 0), (3, 5)):
         monkeypatch.setattr(pg_store, "POSTINGS_FIRST", first)
         monkeypatch.setattr(pg_store, "RESCORE_LIMIT", open_limit)
         assert_bm25(loaded, passages, 10**9)
+        assert_bm25(loaded, passages, 10**9, half)
     # Lists cut short (POSTINGS_MAX_DEPTH reached): an approximate top, but every score is the passage's own.
     monkeypatch.setattr(pg_store, "POSTINGS_FIRST", 1)
     monkeypatch.setattr(pg_store, "POSTINGS_MAX_DEPTH", 1)

@@ -48,6 +48,7 @@ CANDIDATE_LIMIT = 1000  # lexical: candidates come from the rarest terms matchin
 POSTINGS_FIRST = 1024  # lexical from postings: the first round reads this many of each term's list
 RESCORE_LIMIT = 100  # ... and ends once at most this many seen passages need an exact score
 POSTINGS_MAX_DEPTH = 65_536  # ... or once this much of every unfinished list is read: then the best upper bounds
+POSTINGS_FILTER_SHARE = 0.25  # a filter keeping at least this share of the passages reads the postings through it
 FIELD_WEIGHTS = (1.0, 1.0, 1.5, 2.0)  # tf weight of a term in D (text), C (unused), B (section), A (title)
 TF_SCALE = 2.0  # ts_rank_cd takes weights ≤ 1: FIELD_WEIGHTS / TF_SCALE, its result × TF_SCALE
 MAX_POSITIONS, MAX_LEXEME_BYTES = 255, 2000  # PostgreSQL keeps 256 positions per lexeme, lexemes < 2 KB
@@ -541,10 +542,12 @@ class PostgresVersion:
         its language, or all five network languages when undetermined, and the `readings`), OR-ed,
         no word dropped.
 
-        Without filters, from the version's impact-ordered postings (`_from_postings`). With filters
-        (or in a version written before postings), computed in SQL: idf from the version's term counts,
-        tf from ts_rank_cd of each single term (which sums the field weights of its positions: title
-        counts 2, section 1.5, text 1), length normalisation from the passage's term count. Candidates
+        Without filters, or with one keeping at least POSTINGS_FILTER_SHARE of the passages, from the
+        version's impact-ordered postings (`_from_postings`, through the filter's row mask). With a
+        narrower filter (or in a version written before postings), computed in SQL: idf from the
+        version's term counts, tf from ts_rank_cd of each single term (which sums the field weights of
+        its positions: title counts 2, section 1.5, text 1), length normalisation from the passage's
+        term count. Candidates
         come from the GIN index; when the question's terms together match more than CANDIDATE_LIMIT
         passages (of the filter's scope: `_candidate_limit`), only passages holding one of its rarer
         terms are candidates (every term still adds to their score).
@@ -559,8 +562,9 @@ class PostgresVersion:
         counts = self._term_counts(question_terms(question, language, readings))
         if not counts:
             return []
-        if allowed is None and self.has_postings:
-            ranked = self._from_postings(counts, k)
+        broad = allowed is None or self._in_scope(allowed) >= POSTINGS_FILTER_SHARE * self.passage_count
+        if self.has_postings and broad:
+            ranked = self._from_postings(counts, k, None if allowed is None else self._row_mask(allowed))
             if ranked is not None:
                 return ranked
         where = sql.SQL("p.tsv @@ %(any)s::tsquery AND (%(allowed)s::text[] IS NULL OR p.doc_id = ANY(%(allowed)s))")
@@ -576,8 +580,11 @@ class PostgresVersion:
         a rare term's passages from other documents, and a lexical search with no hit at all."""
         if allowed is None:
             return CANDIDATE_LIMIT
-        in_scope = sum(self._counts.get(doc, 0) for doc in allowed)
-        return CANDIDATE_LIMIT * self.passage_count // max(in_scope, 1)
+        return CANDIDATE_LIMIT * self.passage_count // max(self._in_scope(allowed), 1)
+
+    def _in_scope(self, allowed: Sequence[str]) -> int:
+        """Passages of the allowed documents."""
+        return sum(self._counts.get(doc, 0) for doc in allowed)
 
     def _bm25(self, counts: dict[str, int], where: sql.Composable) -> sql.Composed:
         """SELECT (id, score): BM25 of the terms (with their passage counts) for the passages `where` holds.
@@ -603,9 +610,11 @@ class PostgresVersion:
                                             readings=readings)
         return future.result
 
-    def _from_postings(self, counts: dict[str, int], k: int) -> list[tuple[int, float]] | None:
-        """BM25 top k from the heads of the terms' impact-ordered lists (Fagin's NRA); None for a
-        question of more terms than TermHeads tracks.
+    def _from_postings(self, counts: dict[str, int], k: int, allowed_rows: np.ndarray | None = None
+                       ) -> list[tuple[int, float]] | None:
+        """BM25 top k from the heads of the terms' impact-ordered lists (Fagin's NRA), among the
+        `allowed_rows` (a filter's mask by row number) if given; None for a question of more terms
+        than TermHeads tracks.
 
         Each round reads the next stretch of every list not yet read to its end (POSTINGS_FIRST
         postings, then 4× more each round). Once no unseen passage can reach the k-th best lower bound, the
@@ -632,7 +641,7 @@ class PostgresVersion:
                     # binary: bytea arrives as its bytes, not as hex text to decode (3x faster for long lists)
                     for i, rows, impacts in conn.execute(read_sql, [list(c) for c in zip(*batch)], binary=True):
                         heads.add(i, np.frombuffer(rows, dtype=">i4"), np.frombuffer(impacts, dtype=">f8"),
-                                  counts[terms[i]])
+                                  counts[terms[i]], allowed_rows)
                 for _, i, _, _ in batch:  # a list shorter than its count (lexeme cut from the tsvector): done
                     heads.done[i] |= heads.read[i] < depth[i]
                 final = want >= POSTINGS_MAX_DEPTH
@@ -655,6 +664,25 @@ class PostgresVersion:
         with self.store.connection() as conn:
             ids = conn.execute(query, binary=True).fetchone()[0]  # the bytes as they are, not hex text
         return np.frombuffer(ids or b"", dtype=">i8").astype(np.int64)
+
+    def _row_mask(self, allowed: Sequence[str]) -> np.ndarray:
+        """Per row number, whether its passage belongs to an allowed document."""
+        documents, row_documents = self._row_documents
+        table = np.zeros(len(documents) + 1, dtype=bool)  # the last entry: a passage of no known document
+        table[[documents[doc] for doc in allowed if doc in documents]] = True
+        return table[row_documents]
+
+    @cached_property
+    def _row_documents(self) -> tuple[dict[str, int], np.ndarray]:
+        """Document ids numbered, and each row's document number (read once, as `_row_ids`)."""
+        ordered = sql.SQL("SELECT id, (row_number() OVER (ORDER BY id COLLATE \"C\") - 1)::int AS i FROM {documents}")
+        with self.store.connection() as conn:
+            numbered = conn.execute(ordered.format(**self.t)).fetchall()
+            per_row = conn.execute(sql.SQL(
+                "SELECT string_agg(int4send(d.i), ''::bytea ORDER BY p.id) FROM {passages} p"
+                " JOIN ({ordered}) d ON d.id = p.doc_id").format(ordered=ordered.format(**self.t), **self.t),
+                binary=True).fetchone()[0]
+        return {doc: i for doc, i in numbered}, np.frombuffer(per_row or b"", dtype=">i4").astype(np.intp)
 
     def _scored(self, ids: np.ndarray, counts: dict[str, int]) -> dict[int, float]:
         """Exact BM25 of these passages (bm25_sql over their tsvectors)."""
@@ -707,17 +735,23 @@ class TermHeads:
         self.seen.fill(0)
         self.touched: list[np.ndarray] = []
 
-    def add(self, i: int, rows: np.ndarray, impacts: np.ndarray, count: int) -> None:
-        """Postings `read[i]` onwards of term i's list (of `count`); a list holds each passage once."""
-        if rows.size:
-            rows = rows.astype(np.intp)
-            before = self.seen[rows]
-            self.touched.append(rows[before == 0])
-            self.seen[rows] = before | self.bit(1 << i)
-            self.lower[rows] += impacts
-            self.last[i] = impacts[-1]
+    def add(self, i: int, rows: np.ndarray, impacts: np.ndarray, count: int, allowed: np.ndarray | None = None
+            ) -> None:
+        """Postings `read[i]` onwards of term i's list (of `count`); a list holds each passage once. Only
+        `allowed` rows (a mask by row number) are kept; the last impact read still bounds what is unread."""
         self.read[i] += rows.size
         self.done[i] = self.read[i] >= count
+        if not rows.size:
+            return
+        self.last[i] = impacts[-1]
+        rows = rows.astype(np.intp)
+        if allowed is not None:
+            keep = allowed[rows]
+            rows, impacts = rows[keep], impacts[keep]
+        before = self.seen[rows]
+        self.touched.append(rows[before == 0])
+        self.seen[rows] = before | self.bit(1 << i)
+        self.lower[rows] += impacts
 
     def close(self) -> None:
         """Hand the arrays on to a later question (the KEEP largest sets are kept); use nothing after."""
