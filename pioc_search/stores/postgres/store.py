@@ -547,10 +547,9 @@ class PostgresVersion:
         narrower filter (or in a version written before postings), computed in SQL: idf from the
         version's term counts, tf from ts_rank_cd of each single term (which sums the field weights of
         its positions: title counts 2, section 1.5, text 1), length normalisation from the passage's
-        term count. Candidates
-        come from the GIN index; when the question's terms together match more than CANDIDATE_LIMIT
-        passages (of the filter's scope: `_candidate_limit`), only passages holding one of its rarer
-        terms are candidates (every term still adds to their score).
+        term count. Candidates come from the GIN index; when the question's terms together match more
+        than CANDIDATE_LIMIT passages (of the filter's scope: `_candidate_limit`), only passages holding
+        one of its rarer terms are candidates (every term still adds to their score).
 
         The score is one plain SQL expression per question (`bm25_sql`), not a function call per
         passage: each candidate's tsvector is read once (reading it is most of the cost)
@@ -682,7 +681,7 @@ class PostgresVersion:
                 "SELECT string_agg(int4send(d.i), ''::bytea ORDER BY p.id) FROM {passages} p"
                 " JOIN ({ordered}) d ON d.id = p.doc_id").format(ordered=ordered.format(**self.t), **self.t),
                 binary=True).fetchone()[0]
-        return {doc: i for doc, i in numbered}, np.frombuffer(per_row or b"", dtype=">i4").astype(np.intp)
+        return {doc: i for doc, i in numbered}, np.frombuffer(per_row or b"", dtype=">i4").astype(np.int32)
 
     def _scored(self, ids: np.ndarray, counts: dict[str, int]) -> dict[int, float]:
         """Exact BM25 of these passages (bm25_sql over their tsvectors)."""
@@ -713,10 +712,11 @@ class TermHeads:
     """The postings read so far from each query term's impact-ordered list, and Fagin's NRA bounds.
 
     Per passage (row number) it keeps the sum of the impacts read (its lower bound) and a bit per
-    term it was seen in, in arrays as long as the version (allocated lazily, touched only where read)."""
+    term it was seen in, in arrays as long as the version (zeroed for each question and, after `close`,
+    used again by the next: faulting in fresh pages cost more than zeroing them)."""
 
     MAX_TERMS = 64  # one bit per term
-    KEEP = 4  # sets of arrays kept for the next questions (zeroing 12 MB costs less than faulting in new pages)
+    KEEP = 4  # sets of arrays kept for later questions (12 bytes per passage each)
     _free: list[tuple[np.ndarray, np.ndarray]] = []
     _free_lock = threading.Lock()
 
