@@ -365,6 +365,20 @@ def test_a_narrow_filter_keeps_its_lexical_hits(loaded: PostgresVersion, monkeyp
     assert holding and {pid for pid, _ in hits} == holding, (rare, common)
 
 
+def test_a_served_version_reads_its_row_numbering_in_the_background(pg: PostgresStore, loaded: PostgresVersion
+                                                                    ) -> None:
+    """warm (called when a server starts serving a version) reads, on a thread of its own, what the first
+    lexical question would otherwise wait for: the rows' passage ids and their documents, rightly paired."""
+    version = pg.open(loaded.name)
+    version.warm()
+    deadline = time.monotonic() + 30
+    while not {"_row_ids", "_row_documents"} <= vars(version).keys() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    numbers, per_row = vars(version)["_row_documents"]
+    owners = version.doc_ids([int(i) for i in vars(version)["_row_ids"]])
+    assert [numbers[owners[int(i)]] for i in version._row_ids] == per_row.tolist()  # noqa: SLF001
+
+
 def test_a_lexical_search_started_early_answers_the_same(loaded: PostgresVersion) -> None:
     """lexical_later runs on the store's search threads while the caller goes on; its hits are lexical's."""
     started = [(item["question"], loaded.lexical_later(item["question"], 20)) for item in load_questions()[:30]]
