@@ -342,7 +342,8 @@ def test_a_narrow_filter_keeps_its_lexical_hits(loaded: PostgresVersion, monkeyp
     """Filtered questions are scored in SQL over the candidates of their rarer terms, counted within the
     filter's scope: a question whose rarest word occurs only outside the chosen document still finds
     every passage of that document holding its other word (counted over the whole version, the rare
-    word's passages were the only candidates, and the filtered search found nothing)."""
+    word's passages were the only candidates, and the filtered search found nothing); and when even
+    that leaves fewer than k hits, every term becomes a candidate."""
     monkeypatch.setattr(pg_store, "CANDIDATE_LIMIT", 5)
     passages = analysed_passages(loaded)
     df: dict[str, int] = {}
@@ -363,6 +364,9 @@ def test_a_narrow_filter_keeps_its_lexical_hits(loaded: PostgresVersion, monkeyp
     holding = {row["id"] for row in rows if term in passages[row["id"]][0]}
     hits = loaded.lexical(f"{rare} {common}", 50, [doc.id], language="en")
     assert holding and {pid for pid, _ in hits} == holding, (rare, common)
+    # However small the limit, a filtered question left with fewer than k hits asks again with every term.
+    monkeypatch.setattr(pg_store, "CANDIDATE_LIMIT", 1)
+    assert {pid for pid, _ in loaded.lexical(f"{rare} {common}", 50, [doc.id], language="en")} == holding
 
 
 def test_a_served_version_reads_its_row_numbering_in_the_background(pg: PostgresStore, loaded: PostgresVersion

@@ -549,7 +549,8 @@ class PostgresVersion:
         its positions: title counts 2, section 1.5, text 1), length normalisation from the passage's
         term count. Candidates come from the GIN index; when the question's terms together match more
         than CANDIDATE_LIMIT passages (of the filter's scope: `_candidate_limit`), only passages holding
-        one of its rarer terms are candidates (every term still adds to their score).
+        one of its rarer terms are candidates (every term still adds to their score); a filtered question
+        left with fewer than k hits that way is asked again with every term as a candidate.
 
         The score is one plain SQL expression per question (`bm25_sql`), not a function call per
         passage: each candidate's tsvector is read once (reading it is most of the cost)
@@ -568,9 +569,11 @@ class PostgresVersion:
                 return ranked
         where = sql.SQL("p.tsv @@ %(any)s::tsquery AND (%(allowed)s::text[] IS NULL OR p.doc_id = ANY(%(allowed)s))")
         query_sql = sql.SQL("{scored} ORDER BY score DESC, c.id LIMIT %(k)s").format(scored=self._bm25(counts, where))
-        params = {"any": " | ".join(_quoted(t) for t in candidate_terms(counts, self._candidate_limit(allowed))),
-                  "allowed": allowed, "k": k}
-        return [(int(r["id"]), float(r["score"])) for r in self._rows(query_sql, params)]
+        chosen = candidate_terms(counts, self._candidate_limit(allowed))
+        rows = self._rows(query_sql, {"any": " | ".join(map(_quoted, chosen)), "allowed": allowed, "k": k})
+        if allowed is not None and len(rows) < k and len(chosen) < len(counts):  # the filter left too few: all terms
+            rows = self._rows(query_sql, {"any": " | ".join(map(_quoted, counts)), "allowed": allowed, "k": k})
+        return [(int(r["id"]), float(r["score"])) for r in rows]
 
     def _candidate_limit(self, allowed: list[str] | None) -> int:
         """CANDIDATE_LIMIT, counted in the scope's passages: term counts are the whole version's, so a
