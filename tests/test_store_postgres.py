@@ -392,7 +392,7 @@ def test_a_lexical_search_started_early_answers_the_same(loaded: PostgresVersion
     assert loaded.lexical_later("violence", 20, [doc])() == loaded.lexical("violence", 20, [doc])
 
 
-@pytest.mark.parametrize("terms", [5, 40])  # one 32-bit and one 64-bit word of seen-bits per passage
+@pytest.mark.parametrize("terms", [5, 12, 20, 40])  # seen-bits in 8, 16, 32 and 64-bit words
 def test_nra_over_term_lists_finds_the_top_k_of_the_summed_impacts(terms: int) -> None:
     """TermHeads, fed impact-ordered lists a few postings at a time, decides the same top k as summing
     every impact: the passages it returns as closed have their full score, and every passage of the

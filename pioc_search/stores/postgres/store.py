@@ -738,7 +738,8 @@ class TermHeads:
         self.read = [0] * terms
         self.done = [False] * terms
         self.last = np.zeros(terms)  # impact of each list's last posting read: a bound on what is unread
-        self.bit = np.uint32 if terms <= 32 else np.uint64  # the narrower, the less memory each update moves
+        # the narrowest word with a bit per term: the narrower, the less memory each update moves
+        self.bit = next(bit for bit in (np.uint8, np.uint16, np.uint32, np.uint64) if terms <= np.iinfo(bit).bits)
         with self._free_lock:
             fits = [arrays for arrays in self._free if arrays[0].size >= passages]
             if fits:
