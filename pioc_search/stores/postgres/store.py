@@ -489,8 +489,7 @@ class PostgresVersion:
         if allowed is None and not excluded:
             available = self.passage_count
         else:
-            scope = self._counts if allowed is None else {d: self._counts.get(d, 0) for d in allowed}
-            available = sum(n for d, n in scope.items() if d not in excluded)
+            available = self._in_scope([d for d in (self._counts if allowed is None else allowed) if d not in excluded])
         wanted = min(k, available)
         if wanted == 0:
             return []
@@ -562,31 +561,29 @@ class PostgresVersion:
         counts = self._term_counts(question_terms(question, language, readings))
         if not counts:
             return []
-        broad = allowed is None or self._in_scope(allowed) >= POSTINGS_FILTER_SHARE * self.passage_count
-        if self.has_postings and broad:
+        in_scope = self.passage_count if allowed is None else self._in_scope(allowed)
+        if self.has_postings and in_scope >= POSTINGS_FILTER_SHARE * self.passage_count:  # none or a broad filter
             ranked = self._from_postings(counts, k, None if allowed is None else self._row_mask(allowed))
             if ranked is not None:
                 return ranked
         where = sql.SQL("p.tsv @@ %(any)s::tsquery AND (%(allowed)s::text[] IS NULL OR p.doc_id = ANY(%(allowed)s))")
         query_sql = sql.SQL("{scored} ORDER BY score DESC, c.id LIMIT %(k)s").format(scored=self._bm25(counts, where))
-        chosen = candidate_terms(counts, self._candidate_limit(allowed))
+        chosen = candidate_terms(counts, self._candidate_limit(in_scope))
         rows = self._rows(query_sql, {"any": " | ".join(map(_quoted, chosen)), "allowed": allowed, "k": k})
         if allowed is not None and len(rows) < k and len(chosen) < len(counts):  # the filter left too few: all terms
             rows = self._rows(query_sql, {"any": " | ".join(map(_quoted, counts)), "allowed": allowed, "k": k})
         return [(int(r["id"]), float(r["score"])) for r in rows]
 
-    def _candidate_limit(self, allowed: list[str] | None) -> int:
-        """CANDIDATE_LIMIT, counted in the scope's passages: term counts are the whole version's, so a
-        filter keeping 1/40 of the passages lets the candidate terms match 40× as many in all (about
+    def _candidate_limit(self, in_scope: int) -> int:
+        """CANDIDATE_LIMIT, counted in the scope's `in_scope` passages: term counts are the whole version's,
+        so a filter keeping 1/40 of the passages lets the candidate terms match 40× as many in all (about
         CANDIDATE_LIMIT of them in scope). Counted over the whole version, a narrow filter was left with
         a rare term's passages from other documents, and a lexical search with no hit at all."""
-        if allowed is None:
-            return CANDIDATE_LIMIT
-        return CANDIDATE_LIMIT * self.passage_count // max(self._in_scope(allowed), 1)
+        return CANDIDATE_LIMIT * self.passage_count // max(in_scope, 1)
 
-    def _in_scope(self, allowed: Sequence[str]) -> int:
-        """Passages of the allowed documents."""
-        return sum(self._counts.get(doc, 0) for doc in allowed)
+    def _in_scope(self, allowed: Iterable[str]) -> int:
+        """Passages of the allowed documents (each counted once)."""
+        return sum(self._counts.get(doc, 0) for doc in dict.fromkeys(allowed))
 
     def _bm25(self, counts: dict[str, int], where: sql.Composable) -> sql.Composed:
         """SELECT (id, score): BM25 of the terms (with their passage counts) for the passages `where` holds.
