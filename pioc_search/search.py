@@ -238,8 +238,7 @@ class Searcher:
     def lexical(self, question: str, depth: int, allowed_docs: Sequence[str] | None = None,
                 language: str | None = None) -> list[tuple[int, float]]:
         """(passage id, score, higher is better) best first, every analysed question word counted."""
-        return self.version.lexical(question, depth, allowed_docs, language=language,
-                                    readings=self.readings(language))
+        return self.lexical_later(question, depth, allowed_docs, language)()
 
     def lexical_later(self, question: str, depth: int, allowed_docs: Sequence[str] | None = None,
                       language: str | None = None) -> Callable[[], list[tuple[int, float]]]:
