@@ -74,8 +74,7 @@ def main() -> None:
                 ranked.append(live.lexical(question, 50, language="en"))
                 times.append((time.perf_counter() - tick) * 1000)
             runs[label] = ranked
-            recall = statistics.mean(len({p for p, _ in got[:10]} & {p for p, _ in exact[:10]}) / min(10, len(exact))
-                                     for got, exact in zip(ranked, runs["exact"]) if exact)
+            recall = recall_at_10(ranked, runs["exact"])
             times.sort()
             print(f"{label:<14} {statistics.median(times):7.1f} {times[int(0.95 * (len(times) - 1))]:7.1f}"
                   f" {recall:9.3f} {statistics.median(c['read'] for c in counters):9.0f}"
@@ -83,6 +82,12 @@ def main() -> None:
                   f" {sum(c['bounded'] for c in counters):7d}", flush=True)
         filtered(live, questions)
         store.close()
+
+
+def recall_at_10(ranked: list[list[tuple[int, float]]], exact: list[list[tuple[int, float]]]) -> float:
+    """Mean share of each exact top 10 found in the ranking's top 10 (questions with an exact hit)."""
+    return statistics.mean(len({p for p, _ in got[:10]} & {p for p, _ in full[:10]}) / min(10, len(full))
+                           for got, full in zip(ranked, exact) if full)
 
 
 def filtered(live: Any, questions: list[str]) -> None:
@@ -107,14 +112,13 @@ def filtered(live: Any, questions: list[str]) -> None:
         pg_store.CANDIDATE_LIMIT = limit
         for label in ("shipped", "all-limit"):
             live.has_postings = label == "shipped"
-            live._candidate_limit = shipped if label == "shipped" else lambda allowed: limit  # noqa: SLF001
+            live._candidate_limit = shipped if label == "shipped" else lambda in_scope: limit  # noqa: SLF001
             times, ranked = [], []
             for question in questions:
                 tick = time.perf_counter()
                 ranked.append(live.lexical(question, 50, allowed, language="en"))
                 times.append((time.perf_counter() - tick) * 1000)
-            recall = statistics.mean(len({p for p, _ in got[:10]} & {p for p, _ in full[:10]}) / min(10, len(full))
-                                     for got, full in zip(ranked, exact) if full)
+            recall = recall_at_10(ranked, exact)
             as_good = statistics.mean(sum(score >= full[min(10, len(full)) - 1][1] - 1e-9 for _, score in got[:10])
                                       / min(10, len(full)) for got, full in zip(ranked, exact) if full)
             times.sort()
