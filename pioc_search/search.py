@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import chain
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -127,21 +127,21 @@ def passage_words(text: str) -> list[str]:
     return text.lower().split()
 
 
-def shingles(words: list[str], size: int = 4) -> set[tuple[str, ...]]:
-    """Word 4-grams of a passage's words (`passage_words`)."""
-    return set(zip(*(words[i:] for i in range(size)))) or {tuple(words)}
+def shingles(words: list[str], size: int = 4) -> set[int]:
+    """Hashes of a passage's word 4-grams (`passage_words`): sets of ints intersect faster than sets of
+    tuples, and two different 4-grams of one search share a 64-bit hash too rarely to matter."""
+    return set(map(hash, zip(*(words[i:] for i in range(size))))) or {hash(tuple(words))}
 
 
-def _twin(grams: set[tuple[str, ...]], kept: list[tuple[Hit, set[tuple[str, ...]]]]) -> int | None:
-    """Position of a kept hit sharing most of the shorter passage's word 4-grams (the first kept
-    of those sharing as many), if any."""
-    shared = [(len(grams & theirs), len(theirs), position) for position, (_, theirs) in enumerate(kept)]
-    for count, size, position in sorted(shared, key=lambda item: (-item[0], item[2])):
-        if count == 0:
-            break
-        if count / max(1, min(len(grams), size)) >= DUPLICATE_OVERLAP:
-            return position
-    return None
+def _twin(grams: set[int], kept: list[tuple[Hit, set[int]]]) -> int | None:
+    """Position of the kept hit sharing the most word 4-grams (the first of those sharing as many) among
+    those sharing at least DUPLICATE_OVERLAP of the shorter passage's, if any."""
+    best, best_count = None, 0
+    for position, (_, theirs) in enumerate(kept):
+        count = len(grams & theirs)
+        if count > best_count and count >= DUPLICATE_OVERLAP * max(1, min(len(grams), len(theirs))):
+            best, best_count = position, count
+    return best
 
 
 _question_language = lru_cache(maxsize=LANGUAGE_CACHE)(detect_language)
@@ -268,33 +268,41 @@ class Searcher:
 
     def _deduplicated_hits(self, ranked: list[tuple[int, float]], wanted: int,
                            dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[Hit]:
-        """The first `wanted` distinct hits; near-identical passages fold into the first one seen."""
+        """The first `wanted` distinct hits; near-identical passages fold into the first one seen. Hits are
+        examined until `wanted` are kept and at least 2 × `wanted` were seen (twins rank close)."""
         dense_rank = {pid: (r, s) for r, (pid, s) in enumerate(dense, 1)}
         lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, 1)}
-        kept: list[tuple[Hit, set[tuple[str, ...]]]] = []  # (hit, its word 4-grams)
+        kept: list[tuple[Hit, set[int]]] = []  # (hit, its word 4-grams)
         copies: dict[str, int] = {}  # a kept hit's words, joined → its position: exact copies fold at once
-        examined, size = 0, 2 * wanted  # read in growing chunks: few round trips when many hits fold
-        while examined < len(ranked) and (len(kept) < wanted or examined < 2 * wanted):  # twins rank close
-            chunk = ranked[examined : examined + size]
-            examined, size = examined + len(chunk), 2 * size
-            rows = self.version.passages([pid for pid, _ in chunk])
-            for pid, score in chunk:
-                if pid not in rows:
-                    continue
-                hit = self._hit(rows[pid], score, dense_rank.get(pid), lexical_rank.get(pid))
+        for seen, (pid, score, row) in enumerate(self._ranked_rows(ranked, 2 * wanted), 1):
+            if row is not None:
+                hit = self._hit(row, score, dense_rank.get(pid), lexical_rank.get(pid))
                 words = passage_words(hit.text)
                 same = " ".join(words)
                 if same in copies:  # the same words as a kept hit (boilerplate, a re-published file)
                     kept[copies[same]][0].duplicates.append(hit)
-                    continue
-                grams = shingles(words)
-                twin = _twin(grams, kept)
-                if twin is not None:
-                    kept[twin][0].duplicates.append(hit)
-                elif len(kept) < wanted:
-                    copies[same] = len(kept)
-                    kept.append((hit, grams))
+                else:
+                    grams = shingles(words)
+                    twin = _twin(grams, kept)
+                    if twin is not None:
+                        kept[twin][0].duplicates.append(hit)
+                    elif len(kept) < wanted:
+                        copies[same] = len(kept)
+                        kept.append((hit, grams))
+            if len(kept) >= wanted and seen >= 2 * wanted:
+                break
         return [hit for hit, _ in kept]
+
+    def _ranked_rows(self, ranked: list[tuple[int, float]], first: int) -> Iterator[tuple[int, float, Any]]:
+        """(passage id, score, its row or None) in rank order, the rows read in growing chunks (`first`
+        passages, then twice as many each time): few round trips when many hits fold."""
+        start, size = 0, first
+        while start < len(ranked):
+            chunk = ranked[start : start + size]
+            rows = self.version.passages([pid for pid, _ in chunk])
+            for pid, score in chunk:
+                yield pid, score, rows.get(pid)
+            start, size = start + len(chunk), 2 * size
 
     def _hit(self, row, score: float, dense: tuple[int, float] | None, lexical_rank: int | None) -> Hit:  # type: ignore[no-untyped-def]
         return Hit(passage_id=row["id"], document=self.version.documents[row["doc_id"]], text=row["text"],
