@@ -379,8 +379,14 @@ def test_a_served_version_reads_its_row_numbering_in_the_background(pg: Postgres
     while not {"_row_ids", "_row_documents"} <= vars(version).keys() and time.monotonic() < deadline:
         time.sleep(0.05)
     numbers, per_row = vars(version)["_row_documents"]
-    owners = version.doc_ids([int(i) for i in vars(version)["_row_ids"]])
-    assert [numbers[owners[int(i)]] for i in version._row_ids] == per_row.tolist()  # noqa: SLF001
+    ids = [int(i) for i in vars(version)["_row_ids"]]
+    owners = pg.open(loaded.name).doc_ids(ids)  # a version not warmed asks the database
+    assert [numbers[owners[i]] for i in ids] == per_row.tolist()
+    # once warmed, a search's passage → document lookups (fusion, facets) come from memory, the same
+    # answers, and a passage the version does not hold is not made up
+    asked = [*ids[::-3], min(ids) - 1, max(ids) + 1]
+    version._rows = None  # noqa: SLF001 - no query may run
+    assert version.doc_ids(asked) == {i: owners[i] for i in ids[::-3]}
 
 
 def test_a_lexical_search_started_early_answers_the_same(loaded: PostgresVersion) -> None:
@@ -591,6 +597,32 @@ def test_database_outage_is_store_unavailable_and_recovers(pg_server: PgServer, 
             except StoreUnavailable:
                 assert time.monotonic() - back < 12
                 time.sleep(0.5)
+    finally:
+        store.close()
+
+
+def test_a_connection_whose_session_died_while_idle_is_replaced_unseen(pg_url: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pooled connection is checked before use only after lying idle (CHECK_IDLE): after a quiet spell
+    in which the database dropped its sessions (a restart, a failover), the next call answers; a session
+    that dies between two calls in quick succession fails that one call as StoreUnavailable, no worse."""
+    monkeypatch.setattr(pg_store, "CHECK_IDLE", 0.2)
+    store = PostgresStore(pg_url, pool_size=1, connect_timeout=2)
+
+    def kill_session() -> None:
+        with store.connection() as conn:
+            pid = conn.info.backend_pid
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))  # returns once it has exited
+
+    try:
+        kill_session()
+        time.sleep(0.5)  # idle longer than CHECK_IDLE: checked, found dead, replaced
+        assert store.live_name() is None
+        kill_session()  # used again at once: not checked, so this call fails cleanly...
+        with pytest.raises(StoreUnavailable):
+            store.live_name()
+        assert store.live_name() is None  # ...and the pool has replaced it for the next
     finally:
         store.close()
 
