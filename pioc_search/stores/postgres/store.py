@@ -67,6 +67,10 @@ RECONNECT_TIMEOUT = 10.0
 # A connection that died meanwhile (server restart) fails its query as StoreUnavailable and is discarded.
 CHECK_IDLE = 2.0
 TERMINATE_WAIT = 10.0  # seconds the next build waits for a dead build's database session to exit
+# The HNSW graph: links per node and the build's candidate list (pgvector's defaults). Richer graphs were
+# measured at 1M (docs/deploy.md, "Dense search"): m 24 / ef_construction 128 and m 16 / 128 took longer to
+# build and were no faster at the same recall@10, so the defaults stay.
+HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
 EF_SEARCH = 200  # HNSW candidate list: recall@10 0.973 at 100k (bench_store.py); iterative scan
 # goes on past it when filters reject rows
 # A larger version needs a longer candidate list for the same recall: (up to this many passages, ef_search).
@@ -101,7 +105,8 @@ INDEX_DDL = """
 CREATE INDEX ON {passages} (doc_id, ordinal);
 CREATE INDEX ON {passages} (embed_hash);
 CREATE INDEX ON {passages} USING gin (tsv);
-CREATE INDEX ON {passages} USING hnsw (embedding halfvec_cosine_ops);
+CREATE INDEX ON {passages} USING hnsw (embedding halfvec_cosine_ops)
+    WITH (m = {m}, ef_construction = {ef_construction});
 CREATE TABLE {lexemes} AS SELECT word AS lexeme, ndoc FROM ts_stat({stat_query});
 ALTER TABLE {lexemes} ADD PRIMARY KEY (lexeme);
 ANALYZE {documents};
@@ -998,7 +1003,8 @@ class PostgresWriter:
         try:
             with _guard():
                 self.conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (self.store.build_memory,))
-                self.conn.execute(sql.SQL(INDEX_DDL).format(stat_query=sql.Literal(stat_query), **self.t))
+                self.conn.execute(sql.SQL(INDEX_DDL).format(stat_query=sql.Literal(stat_query), m=sql.Literal(HNSW_M),
+                                                          ef_construction=sql.Literal(HNSW_EF_CONSTRUCTION), **self.t))
                 write_postings(self.conn, self.t, self.store.build_memory)
                 _verify(self.conn, self.id)
                 self.conn.execute("UPDATE versions SET state = 'ready', builder_pid = NULL, builder_started = NULL"
