@@ -178,6 +178,7 @@ def measure_searches(label: str, size: int, reader: Any, questions: list[str]) -
     cleared before each search, so every search encodes its question."""
     from functools import partial
 
+    from pioc_search import stages
     from pioc_search.embedders import load_embedder
     from pioc_search.search import Searcher
 
@@ -189,17 +190,29 @@ def measure_searches(label: str, size: int, reader: Any, questions: list[str]) -
         return partial(reader.lexical, question, k, allowed, language=language, readings=readings)
 
     times: dict[str, list[float]] = {"lexical overlapped": [], "lexical after dense": []}
+    parts: dict[str, list[float]] = {}  # stage → wall ms, shipped order
+    reader.warm()  # as a server does when it starts serving a version (PostgreSQL: the row numbering)
     for question in questions:  # every cache warm but the question encode's (cleared below)
         searcher.search(question)
+    deadline = time.monotonic() + 60
+    pending = hasattr(type(reader), "_row_documents")  # PostgreSQL: wait for the background read to finish
+    while pending and "_row_documents" not in vars(reader) and time.monotonic() < deadline:
+        time.sleep(0.1)
     for n, question in enumerate(questions):
         order = (("lexical overlapped", later), ("lexical after dense", after))
         for what, start in order[:: 1 if n % 2 else -1]:
             reader.lexical_later = start
             embedder._query_cache.cache_clear()  # noqa: SLF001 - time the encode of a new question
-            timed(lambda: searcher.search(question), times[what])
+            with stages.collect() as (wall, _):
+                timed(lambda: searcher.search(question), times[what])
+            if what == "lexical overlapped":
+                for part, seconds in wall.items():
+                    parts.setdefault(part, []).append(seconds * 1000)
     del reader.lexical_later  # the class's method again
     for what, samples in times.items():
         print(f"{size:>8} {label:<9} {what:<28} {pct(samples)}", flush=True)
+    shown = [(part, statistics.median(ms)) for part, ms in parts.items() if statistics.median(ms) >= 0.05]
+    print(f"{size:>8} {label:<9} stage p50s, overlapped: " + ", ".join(f"{p} {ms:.1f}" for p, ms in shown), flush=True)
 
 def measure_reader(label: str, size: int, reader: Any, queries: list[tuple[str, np.ndarray]]) -> None:
     times: dict[str, list[float]] = {"dense, first touch": [], "dense": [], "lexical": [], "hybrid": [],
