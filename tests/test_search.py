@@ -11,7 +11,7 @@ from pioc_search.ingest.pipeline import build_index
 from pioc_search.analysis import question_terms
 from pioc_search.lexical.fts5 import match_query
 from pioc_search.ingest.metadata import find_cities
-from pioc_search.search import RRF_K, Filters, Searcher, fuse
+from pioc_search.search import RRF_K, Filters, Searcher, _twin, fuse, passage_words, shingles
 from pioc_search.sentences import sentence_spans, split_sentences
 
 SHARED = ("The Barrios con Luz programme installed 4,800 LED streetlights along 1,212 street segments, "
@@ -149,6 +149,24 @@ def test_near_identical_passages_appear_once_with_other_sources(searcher: Search
     cali = [h for h in result.hits if "Cali" in h.document.cities]
     assert len(cali) == 1, "the shared paragraph is shown once"
     assert [d.document.id for d in cali[0].duplicates] in (["lighting-blog-md"], ["lighting-report-md"])
+
+
+def test_a_copy_folds_under_the_shown_passage_it_shares_most_with() -> None:
+    """A passage folds into a shown one when they share at least half of the shorter one's word 4-grams;
+    if it could fold into several, it goes to the one it shares the most with (the first of equals)."""
+    long_text = " ".join(f"long{i}" for i in range(40))
+    short_text = " ".join(f"short{i}" for i in range(12))
+    kept = [(None, shingles(passage_words(t))) for t in (short_text, long_text)]
+    # all of the short passage and most of the long one: it passes both thresholds, shares more with the long
+    both = " ".join(long_text.split()[:30] + short_text.split())
+    assert _twin(shingles(passage_words(both)), kept) == 1  # type: ignore[arg-type]
+    # a re-published copy of the long one with a few words changed, upper-cased
+    edited = long_text.upper().replace("LONG7 ", "changed ").replace("LONG25 ", "other ")
+    assert _twin(shingles(passage_words(edited)), kept) == 1  # type: ignore[arg-type]
+    # a third of the long one and new words: a different passage, shown on its own
+    other = " ".join(long_text.split()[:14] + [f"new{i}" for i in range(30)])
+    assert _twin(shingles(passage_words(other)), kept) is None  # type: ignore[arg-type]
+    assert _twin(shingles(passage_words(short_text)), [kept[1], kept[0]]) == 1  # type: ignore[arg-type]
 
 
 def test_answer_offsets_mark_exactly_one_sentence(searcher: Searcher) -> None:
