@@ -818,6 +818,8 @@ class TermHeads:
         `final` (no more reading): the k + open_limit best upper bounds are the candidates."""
         last = np.where(self.done, 0.0, self.last)
         unseen = float(last.sum())
+        if not final and np.count_nonzero(self.lower >= unseen) < k:  # the k-th lower bound is below what an
+            return None  # unseen passage may score: undecided (one scan, cheaper than ranking the rows seen)
         rows = np.concatenate(self.touched) if self.touched else np.zeros(0, np.intp)
         lower = self.lower[rows]
         best = _best(lower, k + open_limit) if final else None  # final: one partition of all rows, not two
