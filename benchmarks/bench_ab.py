@@ -16,7 +16,6 @@ import argparse
 import importlib.util
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,7 +65,8 @@ def compare(size: int, readers: dict[str, Any], searchers: dict[str, Any], embed
         found = {label: hits(searcher.search(question)) for label, searcher in searchers.items()}
         if len({tuple(h) for h in found.values()}) > 1:
             print(f"  different hits for {question!r}: {found}")
-    time.sleep(2)  # the background warm reads
+    for reader in readers.values():
+        bench_store.wait_for_warm(reader)
     times: dict[str, list[float]] = {label: [] for label in searchers}
     parts: dict[str, dict[str, list[float]]] = {label: {} for label in searchers}
     for rep in range(reps):
@@ -81,9 +81,7 @@ def compare(size: int, readers: dict[str, Any], searchers: dict[str, Any], embed
                 for part, seconds in wall.items():
                     parts[label].setdefault(part, []).append(seconds * 1000)
     for label, samples in times.items():
-        shown = ", ".join(f"{p} {statistics.median(ms):.1f}" for p, ms in parts[label].items()
-                          if statistics.median(ms) >= 0.3)
-        print(f"{size:>8} {label:<14} {bench_store.pct(samples)}   {shown}", flush=True)
+        print(f"{size:>8} {label:<14} {bench_store.pct(samples)}   {bench_store.stage_p50s(parts[label])}", flush=True)
 
 
 def main() -> None:

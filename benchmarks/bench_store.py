@@ -194,10 +194,7 @@ def measure_searches(label: str, size: int, reader: Any, questions: list[str]) -
     reader.warm()  # as a server does when it starts serving a version (PostgreSQL: the row numbering)
     for question in questions:  # every cache warm but the question encode's (cleared below)
         searcher.search(question)
-    deadline = time.monotonic() + 60
-    pending = hasattr(type(reader), "_row_documents")  # PostgreSQL: wait for the background read to finish
-    while pending and "_row_documents" not in vars(reader) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_warm(reader)
     for n, question in enumerate(questions):
         order = (("lexical overlapped", later), ("lexical after dense", after))
         for what, start in order[:: 1 if n % 2 else -1]:
@@ -211,8 +208,19 @@ def measure_searches(label: str, size: int, reader: Any, questions: list[str]) -
     del reader.lexical_later  # the class's method again
     for what, samples in times.items():
         print(f"{size:>8} {label:<9} {what:<28} {pct(samples)}", flush=True)
+    print(f"{size:>8} {label:<9} stage p50s, overlapped: {stage_p50s(parts)}", flush=True)
+
+def wait_for_warm(reader: Any, timeout: float = 60) -> None:
+    """Until a PostgreSQL reader's background read of its row numbering (`warm`) has finished."""
+    deadline = time.monotonic() + timeout
+    pending = hasattr(type(reader), "_row_documents")  # the local reader has nothing to wait for
+    while pending and "_row_documents" not in vars(reader) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+def stage_p50s(parts: dict[str, list[float]]) -> str:
+    """"stage p50, ..." (ms) of the stages (name → samples) that took at least 0.05 ms."""
     shown = [(part, statistics.median(ms)) for part, ms in parts.items() if statistics.median(ms) >= 0.05]
-    print(f"{size:>8} {label:<9} stage p50s, overlapped: " + ", ".join(f"{p} {ms:.1f}" for p, ms in shown), flush=True)
+    return ", ".join(f"{part} {ms:.1f}" for part, ms in shown)
 
 def measure_reader(label: str, size: int, reader: Any, queries: list[tuple[str, np.ndarray]]) -> None:
     times: dict[str, list[float]] = {"dense, first touch": [], "dense": [], "lexical": [], "hybrid": [],
