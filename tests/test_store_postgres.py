@@ -369,8 +369,8 @@ def test_a_narrow_filter_keeps_its_lexical_hits(loaded: PostgresVersion, monkeyp
     assert {pid for pid, _ in loaded.lexical(f"{rare} {common}", 50, [doc.id], language="en")} == holding
 
 
-def test_a_served_version_reads_its_row_numbering_in_the_background(pg: PostgresStore, loaded: PostgresVersion
-                                                                    ) -> None:
+def test_a_served_version_reads_its_row_numbering_in_the_background(pg: PostgresStore, loaded: PostgresVersion,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """warm (called when a server starts serving a version) reads, on a thread of its own, what the first
     lexical question would otherwise wait for: the rows' passage ids and their documents, rightly paired."""
     version = pg.open(loaded.name)
@@ -380,12 +380,12 @@ def test_a_served_version_reads_its_row_numbering_in_the_background(pg: Postgres
         time.sleep(0.05)
     numbers, per_row = vars(version)["_row_documents"]
     ids = [int(i) for i in vars(version)["_row_ids"]]
-    owners = pg.open(loaded.name).doc_ids(ids)  # a version not warmed asks the database
+    owners = PostgresVersion(pg, loaded.name).doc_ids(ids)  # a reader not warmed (open caches) asks the database
     assert [numbers[owners[i]] for i in ids] == per_row.tolist()
     # once warmed, a search's passage → document lookups (fusion, facets) come from memory, the same
     # answers, and a passage the version does not hold is not made up
     asked = [*ids[::-3], min(ids) - 1, max(ids) + 1]
-    version._rows = None  # noqa: SLF001 - no query may run
+    monkeypatch.setattr(version, "_rows", None)  # no query may run
     assert version.doc_ids(asked) == {i: owners[i] for i in ids[::-3]}
 
 
