@@ -819,14 +819,12 @@ class TermHeads:
         last = np.where(self.done, 0.0, self.last)
         unseen = float(last.sum())
         if not final and np.count_nonzero(self.lower >= unseen) < k:  # the k-th lower bound is below what an
-            return None  # unseen passage may score: undecided (one scan, cheaper than ranking the rows seen)
+            return None  # unseen passage may score: undecided (one scan, before ranking the rows seen)
         rows = np.concatenate(self.touched) if self.touched else np.zeros(0, np.intp)
         lower = self.lower[rows]
         best = _best(lower, k + open_limit) if final else None  # final: one partition of all rows, not two
         top = _best(lower, k) if best is None else best[_best(lower[best], k)]
-        kth = float(lower[top].min()) if rows.size >= k else 0.0
-        if unseen > kth and not final:  # an unseen passage could still enter the top k
-            return None
+        kth = float(lower[top].min()) if rows.size >= k else 0.0  # not final: at least `unseen` (checked above)
         is_top = np.zeros(rows.size, dtype=bool)
         is_top[top] = True
         # Bounds are needed only where they can matter: the top, and passages within `unseen` of its k-th
