@@ -165,7 +165,7 @@ class VectorStore:
         prefix = "q:" if query else "d:"
         missing = [key for key in texts if prefix + key not in self.vectors]
         for n, key in enumerate(missing, 1):
-            self.vectors[prefix + key] = embedder._run([texts[key]], query=query)[0]
+            self.vectors[prefix + key] = embedder._run([texts[key]], embedder._session, query=query)[0]
             if n % 200 == 0 or n == len(missing):
                 self.save()
                 print(f"  {self.path.stem}: {n}/{len(missing)} {'questions' if query else 'abstracts'}",
@@ -181,7 +181,7 @@ def cpu_ms(embedders: dict[str, E5Small], texts: list[str], block: int = 10) -> 
         for name, embedder in embedders.items():
             tick = time.process_time()
             for text in texts[start : start + block]:
-                vectors[name].append(embedder._run([text], query=False)[0])
+                vectors[name].append(embedder._run([text], embedder._session, query=False)[0])
             spent[name] += time.process_time() - tick
     return ({name: 1000 * total / len(texts) for name, total in spent.items()},
             {name: np.stack(found) for name, found in vectors.items()})

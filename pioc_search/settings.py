@@ -18,7 +18,8 @@ class Settings:
     admin_token: str | None = None
     keep_versions: int = 3
     batch_size: int = 1  # texts per model run at ingest: one at a time costs the least CPU here (docs/models.md)
-    model_threads: int | None = None  # ONNX Runtime threads per process (PIOC_MODEL_THREADS); None: min(2, cores)
+    model_threads: int | None = None  # cores the model uses per process (PIOC_MODEL_THREADS): ONNX Runtime threads
+    # per question, passages encoded at once at ingest; None: min(2, cores)
     max_upload_bytes: int = 50 * 1024 * 1024
     ocr: bool = True  # OCR pages without usable text when tesseract is installed (PIOC_OCR=0 to skip)
     file_timeout: float = 120.0  # seconds one file may take to extract (PIOC_FILE_TIMEOUT)

@@ -108,10 +108,10 @@ class ReusedVectors:
     def __getattr__(self, name: str) -> object:
         return getattr(self._model, name)
 
-    def encode(self, texts, on_batch=None):  # type: ignore[no-untyped-def]
+    def encode(self, texts, on_batch=None, *, runners=None):  # type: ignore[no-untyped-def]
         missing = [t for t in texts if t not in self._known]
         if missing:
-            self._known.update(zip(missing, self._model.encode(missing)))
+            self._known.update(zip(missing, self._model.encode(missing, runners=runners)))
         if on_batch:
             on_batch(len(texts))
         return np.array([self._known[t] for t in texts], dtype=np.float32).reshape(-1, self._model.dimension)

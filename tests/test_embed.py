@@ -3,6 +3,7 @@ sentence-transformers, multilingual-e5-small (float ONNX of its 4-bit weights) a
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +139,29 @@ def test_model_threads_come_from_the_environment(monkeypatch: pytest.MonkeyPatch
     embedder.load()
     assert embedder.threads == 1
     assert embedder._session.get_session_options().intra_op_num_threads == 1
+
+
+@pytest.mark.parametrize("backend", ["minilm", "e5"])
+def test_passages_run_side_by_side_and_get_the_vectors_they_get_alone(backend: str, request: pytest.FixtureRequest,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ingest runs passages on every core at once, one core per passage; a vector is still a function of its
+    text alone, and each passage gets its own (not a neighbour's)."""
+    embedder = request.getfixturevalue(backend)
+    monkeypatch.setattr(embedder, "threads", 2)
+    texts = TEXTS + MULTILINGUAL
+    alone = np.stack([embedder.encode([text], runners=1)[0] for text in texts])
+    runners, real_run = set(), embedder._run
+
+    def run(batch, session, *, query):  # type: ignore[no-untyped-def]
+        runners.add(threading.current_thread().name)
+        return real_run(batch, session, query=query)
+
+    monkeypatch.setattr(embedder, "_run", run)
+    sizes: list[int] = []
+    together = embedder.encode(texts, on_batch=sizes.append)
+    assert len(runners) == 2 and sizes == [1] * len(texts)
+    assert np.allclose(together, alone, atol=1e-6)
+    assert embedder._passage_session.get_session_options().intra_op_num_threads == 1
+    assert embedder._session.get_session_options().intra_op_num_threads == 2  # a question uses both cores
+    embedder.release_passage_session()
+    assert set(embedder._sessions) == {2}

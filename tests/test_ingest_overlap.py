@@ -59,10 +59,10 @@ def test_a_model_failure_while_files_are_extracted_publishes_nothing(tmp_path: P
     (corpus / "glasgow.md").write_text("# Glasgow\n\nThe violence reduction unit trained 300 staff.\n")
     real_encode = small_batches.encode
 
-    def failing_encode(texts, on_batch=None):  # type: ignore[no-untyped-def]
+    def failing_encode(texts, on_batch=None, **options):  # type: ignore[no-untyped-def]
         if any("violence reduction unit" in text for text in texts):
             raise RuntimeError("the model ran out of memory")
-        return real_encode(texts, on_batch)
+        return real_encode(texts, on_batch, **options)
 
     monkeypatch.setattr(small_batches, "encode", failing_encode)
     with pytest.raises(RuntimeError, match="ran out of memory"):

@@ -11,6 +11,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
@@ -64,13 +65,14 @@ class Embedder(ABC):
             raise ValueError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         self.precision = precision or self.precision
         self.batch_size = batch_size
-        self.threads = min(2, os.cpu_count() or 1)  # ONNX Runtime intra-op threads (read when the model loads)
+        self.threads = min(2, os.cpu_count() or 1)  # cores a question uses; passage runners (read when the model loads)
         self.cache_dir = cache_dir or default_cache_dir()
         self.calls = 0  # number of texts encoded so far; lets tests prove what was re-embedded
-        self._query_cache = lru_cache(maxsize=1024)(lambda text: self._run([text], query=True)[0])
+        self._query_cache = lru_cache(maxsize=1024)(lambda text: self._run([text], self._session, query=True)[0])
         self._word_vector = lru_cache(maxsize=WORD_PIECE_CACHE)(self._word_vector_uncached)
         self._load_lock = threading.Lock()
-        self._session_value = None
+        self._calls_lock = threading.Lock()
+        self._sessions: dict[int, object] = {}  # ONNX Runtime sessions by intra-op thread count
 
     # --- what a backend provides -------------------------------------------------------------
     @property
@@ -103,23 +105,42 @@ class Embedder(ABC):
         index reuses vectors (incremental ingest) only between builds with the same vectors_id."""
         return f"{self.model_id}|{self.precision}|{self.export_recipe}"
 
-    def load(self) -> None:
-        """Load the model now rather than on first use."""
-        _ = self._session
+    def load(self, *, passages: bool = False) -> None:
+        """Load the model now rather than on first use: the session questions run on, or with
+        `passages` the one passages run on (the same one when `threads` is 1)."""
+        _ = self._passage_session if passages else self._session
+
+    def release_passage_session(self) -> None:
+        """Free the passage session's memory (a server after a build) unless questions use it too."""
+        if self.threads > 1:
+            with self._load_lock:
+                self._sessions.pop(1, None)
 
     @property
     def _session(self):  # type: ignore[no-untyped-def]
-        if self._session_value is None:
-            with self._load_lock:  # two first requests at once build one session
-                if self._session_value is None:
-                    self._session_value = self._new_session()
-        return self._session_value
+        """Questions: one run spread over `threads` cores (a short input gains latency from it)."""
+        return self._session_with(self.threads)
 
-    def _new_session(self):  # type: ignore[no-untyped-def]
+    @property
+    def _passage_session(self):  # type: ignore[no-untyped-def]
+        """Passages: one core per run and `threads` runs at once, which encodes more passages per
+        second than each run spread over the cores (docs/models.md)."""
+        return self._session_with(1)
+
+    def _session_with(self, threads: int):  # type: ignore[no-untyped-def]
+        session = self._sessions.get(threads)
+        if session is None:
+            with self._load_lock:  # two first requests at once build one session
+                session = self._sessions.get(threads)
+                if session is None:
+                    session = self._sessions[threads] = self._new_session(threads)
+        return session
+
+    def _new_session(self, threads: int):  # type: ignore[no-untyped-def]
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = self.threads
+        options.intra_op_num_threads = threads
         options.log_severity_level = 3
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads free the core
         return onnxruntime.InferenceSession(str(self._onnx_file()), options, providers=["CPUExecutionProvider"])
@@ -128,15 +149,29 @@ class Embedder(ABC):
         """Token counts of the texts themselves (no prefix, no special markers)."""
         return [len(ids) for ids in self._token_ids(texts, query=False, model_input=False)]
 
-    def encode(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
-        """Passage vectors, shape (len(texts), dimension), encoded in batches."""
+    def encode(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None, *,
+               runners: int | None = None) -> np.ndarray:
+        """Passage vectors, shape (len(texts), dimension), encoded in batches, `runners` (default
+        `threads`) at a time; `on_batch` hears each batch's size, in order, in the caller's thread.
+        A vector does not depend on the runner or on the other batches."""
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths pad less
-        for start in range(0, len(texts), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            out[rows] = self._run([texts[i] for i in rows], query=False)
+        batches = [order[start : start + self.batch_size] for start in range(0, len(texts), self.batch_size)]
+        session = self._passage_session
+
+        def run(rows: np.ndarray) -> int:
+            out[rows] = self._run([texts[i] for i in rows], session, query=False)
+            return len(rows)
+
+        runners = min(runners or self.threads, len(batches))
+        if runners > 1:
+            with ThreadPoolExecutor(runners, thread_name_prefix="pioc-encode") as pool:
+                sizes = list(pool.map(run, batches))
+        else:
+            sizes = map(run, batches)
+        for size in sizes:
             if on_batch:
-                on_batch(len(rows))
+                on_batch(size)
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -147,7 +182,7 @@ class Embedder(ABC):
         """Forget cached question vectors (for timing runs that must encode every question)."""
         self._query_cache.cache_clear()
 
-    def _run(self, batch: list[str], *, query: bool) -> np.ndarray:
+    def _run(self, batch: list[str], session, *, query: bool) -> np.ndarray:  # type: ignore[no-untyped-def]
         ids = self._token_ids(batch, query=query, model_input=True)
         width = max(len(row) for row in ids)
         input_ids = np.full((len(ids), width), self._pad_id, dtype=np.int64)
@@ -156,10 +191,11 @@ class Embedder(ABC):
             input_ids[i, : len(row)] = row
             mask[i, : len(row)] = 1
         feed = {"input_ids": input_ids, "attention_mask": mask}
-        if any(i.name == "token_type_ids" for i in self._session.get_inputs()):
+        if any(i.name == "token_type_ids" for i in session.get_inputs()):
             feed["token_type_ids"] = np.zeros_like(input_ids)
-        self.calls += len(batch)
-        return self._session.run(None, feed)[0]
+        with self._calls_lock:
+            self.calls += len(batch)
+        return session.run(None, feed)[0]
 
     _pad_id = 0
 

@@ -1,11 +1,13 @@
-"""Embedding overlapped with extraction: passages are encoded in a background thread while the
+"""Embedding overlapped with extraction: passages are encoded in background threads while the
 watchdog's worker process extracts the next files and the build's own thread chunks them.
 
-ONNX Runtime releases the GIL while it runs, so on two cores the model keeps one busy while
-extraction keeps the other. Passages go to the model in windows of at least one batch (the
-embedder sorts a window by length, so its batches pad little); at most `backlog` passages wait,
-so a slow model holds extraction back instead of queueing text without limit. Vectors the live
-version already has (same model, same embedding input) are reused, never re-encoded.
+ONNX Runtime releases the GIL while it runs, so the model and extraction share both cores. The
+model runs `runners` batches at once (default `embedder.threads`), each on one core: for passages
+that encodes more per second than one batch spread over the cores (docs/models.md). Passages are
+handed over once a window (at least one batch) has gathered, sorted by length and cut into batches
+(so batches pad little); at most `backlog` passages wait, so a slow model holds extraction back
+instead of queueing text without limit. Vectors the live version already has (same model, same
+embedding input) are reused, never re-encoded.
 """
 
 from __future__ import annotations
@@ -24,30 +26,32 @@ Lookup = Callable[[list[str]], Mapping[str, np.ndarray]]  # stored vectors by em
 
 
 class BackgroundEmbedding:
-    """Collects (hash → embedding input) while files are prepared and encodes them one thread away.
+    """Collects (hash → embedding input) while files are prepared and encodes them in background threads.
 
-    Use as a context manager: leaving it (also on error or refusal) drops the work not started and
-    waits for the window being encoded."""
+    Use as a context manager: leaving it (also on error or refusal) drops the work not started,
+    waits for the batches being encoded and frees the passage session."""
 
     def __init__(self, embedder: Embedder, reuse: Lookup | None = None, window: int | None = None,
-                 backlog: int = 2048) -> None:
+                 backlog: int = 2048, runners: int | None = None) -> None:
         self.embedder = embedder
         self.window = max(1, window or embedder.batch_size)
         self.backlog = backlog
         self.vectors: dict[str, np.ndarray] = {}
         self.embedded = 0
-        self.busy = 0.0  # seconds the model spent encoding
+        self.busy = 0.0  # seconds the model's runners spent encoding, summed over runners
         self._reuse = reuse
         self._waiting: dict[str, str] = {}
         self._seen: set[str] = set()
-        self._pending: deque[tuple[list[str], Future]] = deque()
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="pioc-embed")
+        self._pending: deque[tuple[list[str], Future]] = deque()  # batches handed over, oldest first
+        self._queued = 0  # passages in those batches
+        self._pool = ThreadPoolExecutor(max(1, runners or embedder.threads), thread_name_prefix="pioc-embed")
 
     def __enter__(self) -> BackgroundEmbedding:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self.embedder.release_passage_session()
 
     @property
     def reused(self) -> int:
@@ -67,35 +71,37 @@ class BackgroundEmbedding:
         """Every vector by hash, once the model is done; "embed" progress counts the passages
         encoded, batch by batch, in this (the caller's) thread."""
         self._submit()
-        total = sum(len(hashes) for hashes, _ in self._pending) + self.embedded
-        done = self.embedded
+        total, done = self._queued + self.embedded, self.embedded
         while self._pending:
-            hashes, future = self._pending.popleft()
-            encoded, batches, seconds = future.result()
-            self._store(hashes, encoded, seconds)
-            for size in batches:
-                done += size
-                if on_progress:
-                    on_progress("embed", done, total)
+            done += self._collect_oldest()
+            if on_progress:
+                on_progress("embed", done, total)
         return self.vectors
 
     def _submit(self) -> None:
         if not self._waiting:
             return
-        while sum(len(hashes) for hashes, _ in self._pending) >= self.backlog:  # bounded: wait for the oldest
-            hashes, future = self._pending.popleft()
-            encoded, _, seconds = future.result()
-            self._store(hashes, encoded, seconds)
-        hashes, texts = list(self._waiting), list(self._waiting.values())
+        while self._queued >= self.backlog:  # bounded: wait for the oldest
+            self._collect_oldest()
+        waiting = sorted(self._waiting.items(), key=lambda item: len(item[1]))  # similar lengths pad less
         self._waiting = {}
-        self._pending.append((hashes, self._pool.submit(self._encode, texts)))
+        size = self.embedder.batch_size
+        for start in range(0, len(waiting), size):
+            hashes, texts = zip(*waiting[start : start + size])
+            self._pending.append((list(hashes), self._pool.submit(self._encode, list(texts))))
+            self._queued += len(hashes)
 
-    def _encode(self, texts: list[str]) -> tuple[np.ndarray, list[int], float]:
-        tick, batches = time.perf_counter(), []
-        encoded = self.embedder.encode(texts, on_batch=batches.append)
-        return encoded, batches, time.perf_counter() - tick
+    def _encode(self, texts: list[str]) -> tuple[np.ndarray, float]:
+        tick = time.perf_counter()
+        encoded = self.embedder.encode(texts, runners=1)  # one batch: the runners are this pool's threads
+        return encoded, time.perf_counter() - tick
 
-    def _store(self, hashes: list[str], encoded: np.ndarray, seconds: float) -> None:
+    def _collect_oldest(self) -> int:
+        """Wait for the oldest batch handed over and keep its vectors; its size."""
+        hashes, future = self._pending.popleft()
+        encoded, seconds = future.result()
         self.vectors.update(zip(hashes, encoded))
         self.embedded += len(hashes)
+        self._queued -= len(hashes)
         self.busy += seconds
+        return len(hashes)

@@ -165,7 +165,7 @@ def _check_environment(todo: list[SourceFile], embedder: Embedder, report: Build
         extractor_module(suffix)
     tick = time.perf_counter()
     try:
-        embedder.load()
+        embedder.load(passages=True)
     except Exception as exc:
         raise EnvironmentProblem(f"the embedding model cannot be loaded: {type(exc).__name__}: {exc}") from exc
     report.seconds["load_model"] = time.perf_counter() - tick
