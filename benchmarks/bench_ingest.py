@@ -3,19 +3,21 @@
     .venv/bin/python benchmarks/bench_ingest.py [--models multilingual-e5-small all-MiniLM-L6-v2] [--passages 80]
 
 1. End to end: `build_index(corpus/, full=True)` in-process (model loaded beforehand, as in the
-   server), three times per model: "today" = the pipeline before this work (fp32 ONNX, attention not
-   fused, batches of 32, every passage encoded after the last file was extracted), "serial" = the default model file
-   (int8 for E5, fp32 for MiniLM; attention fused) still encoding after extraction, and "overlapped" =
-   the new default (ingest/embed.py: a background thread encodes each window of passages while the
-   watchdog's worker extracts the next files). Wall seconds, passages/s = passages / wall, and the stages
-   (extract, the embedding wait after extraction, the model's busy seconds). Then the same build as
-   a `pioc-search ingest corpus --full` subprocess (process start, imports, model load included).
+   server), three times per model: "today" = the pipeline before issue 10 (fp32 ONNX, attention not
+   fused, batches of 32 each spread over both cores, every passage encoded after the last file was
+   extracted), "one run" = stop 20's default (the default model file, attention fused, one passage per
+   run, each run spread over both cores, encoding overlapped with extraction), and "new" = the default
+   (as "one run", but two passages encoded at once, each on one core: ingest/embed.py). Wall seconds,
+   passages/s = passages / wall, and the stages (extract, the embedding wait after extraction, the
+   model's busy seconds summed over runners). Then the same build as a `pioc-search ingest corpus --full`
+   subprocess (process start, imports, model load included).
 2. Encode only: `--passages` of the sample corpus' passages (evenly spread, as the pipeline embeds
    them: title and section included), with each precision (fp32 / int8 ONNX, dynamic per channel)
-   attention fused or not, and batch size (1, or 32 sorted by length), ONNX Runtime with 2 intra-op threads:
-   passages/s, CPU ms per passage (all threads; the figure least distorted by a loaded machine),
-   cosine to fp32 one at a time and, for batches, to the same precision one at a time (dynamic int8
-   scales activations per run, so a batch's companions change a passage's vector).
+   attention fused or not, batch size (1, or 32 sorted by length) and how runs use the 2 cores (one
+   run at a time over both, or two at once on one core each): passages/s, CPU ms per passage (all
+   threads; the figure least distorted by a loaded machine), cosine to fp32 one at a time and, for
+   batches, to the same precision one at a time (dynamic int8 scales activations per run, so a
+   batch's companions change a passage's vector).
 
 Timings on a loaded machine are marked with its load average; compare rows of one run only.
 """
@@ -44,15 +46,16 @@ from pioc_search.ingest.embed import BackgroundEmbedding  # noqa: E402
 
 CORPUS = ROOT / "corpus"
 CLI = Path(sys.executable).with_name("pioc-search")
-SERIAL = functools.partial(BackgroundEmbedding, window=sys.maxsize)  # nothing encoded before extraction ends
+RUNS = {"today": functools.partial(BackgroundEmbedding, window=sys.maxsize, runners=1),  # after extraction ends
+        "one run": functools.partial(BackgroundEmbedding, runners=1), "new": BackgroundEmbedding}
 
 
 def load() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
-def build(embedder: Embedder, root: Path, overlapped: bool) -> dict[str, float | str]:
-    pipeline.BackgroundEmbedding = BackgroundEmbedding if overlapped else SERIAL  # type: ignore[misc]
+def build(embedder: Embedder, root: Path, way: str) -> dict[str, float | str]:
+    pipeline.BackgroundEmbedding = RUNS[way]  # type: ignore[misc]
     try:
         tick = time.perf_counter()
         report = pipeline.build_index(CORPUS, open_store(Settings(index_dir=root)), embedder, full=True)
@@ -88,34 +91,50 @@ def row_passage(doc_id: str, row) -> pipeline.Passage:  # type: ignore[no-untype
     return pipeline.Passage(row["id"], doc_id, row["ordinal"], row["text"], row["section"], None, None)
 
 
+def one_run_at_a_time(backend: type[Embedder]) -> type[Embedder]:
+    """The backend as ingest ran it before stop 21: each passage run spread over all `threads` cores."""
+
+    class OneRun(backend):  # type: ignore[valid-type,misc]
+        _passage_session = property(lambda self: self._session)
+
+        def release_passage_session(self) -> None:
+            pass
+
+    return OneRun
+
+
 def today(model: str) -> Embedder:
-    """The model as the pipeline ran it before this work: fp32, attention not fused, batches of 32
-    (E5 runs one text at a time whatever it is given)."""
-    embedder = BACKENDS[model](precision="fp32", batch_size=32)
+    """The model as the pipeline ran it before issue 10: fp32, attention not fused, batches of 32 each
+    over both cores (E5 runs one text at a time whatever it is given)."""
+    embedder = one_run_at_a_time(BACKENDS[model])(precision="fp32", batch_size=32)
     embedder.fused = False
     return embedder
 
 
+WAYS = {"one over 2 cores": one_run_at_a_time, "2 at once, 1 core each": lambda backend: backend}
+
+
 def encode_variants(model: str, texts: list[str]) -> list[tuple[str, ...]]:
-    """(precision, fused, batch, passages/s, CPU ms/passage, cosine to fp32 single, cosine to own single)."""
+    """(precision, fused, batch, runs, passages/s, CPU ms/passage, cosine to fp32 single, to own single)."""
     rows, reference, single = [], None, {}
     for precision in ("fp32", "int8"):
         for fused in (False, True):
-            embedder = BACKENDS[model](precision=precision)
-            embedder.fused = fused
-            embedder.load()
-            embedder.encode(texts[:2])
-            for batch in (1, 32):
-                embedder.batch_size = batch
-                tick, cpu = time.perf_counter(), time.process_time()
-                vectors = embedder.encode(texts)
-                seconds, cpu = time.perf_counter() - tick, time.process_time() - cpu
-                if batch == 1:
-                    single[precision, fused] = vectors
-                    reference = vectors if precision == "fp32" and not fused else reference
-                rows.append((precision, "yes" if fused else "no", str(batch), f"{len(texts) / seconds:.1f}",
-                             f"{cpu * 1000 / len(texts):.0f}", cosines(vectors, reference),
-                             cosines(vectors, single[precision, fused]), load()))
+            for way, variant in WAYS.items():
+                embedder = variant(BACKENDS[model])(precision=precision)
+                embedder.fused = fused
+                embedder.load(passages=True)
+                embedder.encode(texts[:2])
+                for batch in (1, 32):
+                    embedder.batch_size = batch
+                    tick, cpu = time.perf_counter(), time.process_time()
+                    vectors = embedder.encode(texts)
+                    seconds, cpu = time.perf_counter() - tick, time.process_time() - cpu
+                    if batch == 1:
+                        single[precision, fused] = vectors
+                        reference = vectors if precision == "fp32" and not fused else reference
+                    rows.append((precision, "yes" if fused else "no", str(batch), way,
+                                 f"{len(texts) / seconds:.1f}", f"{cpu * 1000 / len(texts):.0f}",
+                                 cosines(vectors, reference), cosines(vectors, single[precision, fused]), load()))
     return rows
 
 
@@ -134,39 +153,40 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
             embedder = load_embedder(Settings.from_env(model=model))
-            embedder.load()
+            previous = one_run_at_a_time(type(embedder))(precision=embedder.precision)
             before = today(model)
-            before.load()
-            old = build(before, Path(tmp) / f"{model}-today", overlapped=False)
-            serial = build(embedder, Path(tmp) / f"{model}-serial", overlapped=False)
-            overlapped = build(embedder, Path(tmp) / f"{model}-overlapped", overlapped=True)
+            for each in (embedder, previous, before):
+                each.load(passages=True)
+            old = build(before, Path(tmp) / f"{model}-today", "today")
+            one_run = build(previous, Path(tmp) / f"{model}-one-run", "one run")
+            new = build(embedder, Path(tmp) / f"{model}-new", "new")
             cli = cli_build(model, Path(tmp) / f"{model}-cli")
-            ends[model] = (old, serial, overlapped, cli)
-            print(f"{model}: today {old['wall']:.1f} s ({old['stages']}), serial {serial['wall']:.1f} s "
-                  f"({serial['stages']}), overlapped {overlapped['wall']:.1f} s "
-                  f"({overlapped['stages']}), CLI {cli:.1f} s; load {load()}", file=sys.stderr, flush=True)
+            ends[model] = (old, one_run, new, cli)
+            print(f"{model}: today {old['wall']:.1f} s ({old['stages']}), one run {one_run['wall']:.1f} s "
+                  f"({one_run['stages']}), new {new['wall']:.1f} s "
+                  f"({new['stages']}), CLI {cli:.1f} s; load {load()}", file=sys.stderr, flush=True)
             if not args.skip_encode:
-                encodes[model] = encode_variants(model, passage_texts(Path(tmp) / f"{model}-serial", args.passages))
+                encodes[model] = encode_variants(model, passage_texts(Path(tmp) / f"{model}-new", args.passages))
 
     print(f"\n## End to end: `build_index(corpus, full=True)`, model loaded (load average {load()} "
           f"on {os.cpu_count()} cores at the end)\n")
-    print("| model | passages | today: fp32 unfused serial s (passages/s) | default model serial s (passages/s) | "
-          "new: overlapped s (passages/s) | new / today | overlap alone | CLI `ingest --full` s | "
-          "stages today → overlapped (s) |")
+    print("| model | passages | today: fp32 unfused serial s (passages/s) | one run over 2 cores, overlapped s "
+          "(passages/s) | new: 2 runs at once, overlapped s (passages/s) | new / today | new / one run | "
+          "CLI `ingest --full` s | stages today → new (s) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
-    for model, (old, serial, overlapped, cli) in ends.items():
-        print(f"| {model} | {serial['passages']} | {old['wall']:.1f} ({old['per_s']:.2f}) | "
-              f"{serial['wall']:.1f} ({serial['per_s']:.2f}) | {overlapped['wall']:.1f} ({overlapped['per_s']:.2f}) | "
-              f"**{overlapped['per_s'] / old['per_s']:.2f}×** | {overlapped['per_s'] / serial['per_s']:.2f}× | "
-              f"{cli:.1f} | {old['stages']} → {overlapped['stages']} |")
+    for model, (old, one_run, new, cli) in ends.items():
+        print(f"| {model} | {one_run['passages']} | {old['wall']:.1f} ({old['per_s']:.2f}) | "
+              f"{one_run['wall']:.1f} ({one_run['per_s']:.2f}) | {new['wall']:.1f} ({new['per_s']:.2f}) | "
+              f"**{new['per_s'] / old['per_s']:.2f}×** | {new['per_s'] / one_run['per_s']:.2f}× | "
+              f"{cli:.1f} | {old['stages']} → {new['stages']} |")
     if len(ends) == 2:
         e5, minilm = (ends[m][2]["per_s"] for m in BACKENDS)
-        print(f"\nDefault model / MiniLM passages/s, overlapped: {e5 / minilm:.2f} (budget ≥ 0.5)")
+        print(f"\nDefault model / MiniLM passages/s, new: {e5 / minilm:.2f} (budget ≥ 0.5)")
     for model, rows in encodes.items():
         print(f"\n## Encode only, {model}, {args.passages} sample passages\n")
-        print("| precision | attention fused | batch | passages/s | CPU ms/passage | cosine to fp32 unfused single "
-              "(min / median) | to own single | load |")
-        print("|---|---:|---:|---:|---:|---|---|---:|")
+        print("| precision | attention fused | batch | runs | passages/s | CPU ms/passage | cosine to fp32 unfused "
+              "single (min / median) | to own single | load |")
+        print("|---|---:|---:|---|---:|---:|---|---|---:|")
         for row in rows:
             print("| " + " | ".join(row) + " |")
 
