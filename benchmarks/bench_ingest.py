@@ -92,10 +92,12 @@ def row_passage(doc_id: str, row) -> pipeline.Passage:  # type: ignore[no-untype
 
 
 def one_run_at_a_time(backend: type[Embedder]) -> type[Embedder]:
-    """The backend as ingest ran it before stop 21: each passage run spread over all `threads` cores."""
+    """The backend as ingest ran it before stop 21: each passage run spread over all `threads` cores, whose
+    threads slept as soon as an operator's work ran out."""
 
     class OneRun(backend):  # type: ignore[valid-type,misc]
         _passage_session = property(lambda self: self._session)
+        spinning = {"session.intra_op.allow_spinning": "0"}
 
         def release_passage_session(self) -> None:
             pass

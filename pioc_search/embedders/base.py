@@ -64,6 +64,7 @@ class Embedder(ABC):
 
     precision = "fp32"  # the backend's default ONNX file: "fp32" or "int8" (dynamic, per channel)
     fused = True  # attention fused by ONNX Runtime's optimiser (embedders/export.py); False only to measure it
+    spinning = SPINNING  # how ONNX Runtime's threads wait between operators; another only to measure it
 
     def __init__(self, batch_size: int = 1, cache_dir: Path | None = None, precision: str | None = None) -> None:
         if precision not in (None, *PRECISIONS):
@@ -147,7 +148,7 @@ class Embedder(ABC):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
-        for key, value in SPINNING.items():
+        for key, value in self.spinning.items():
             options.add_session_config_entry(key, value)
         return onnxruntime.InferenceSession(str(self._onnx_file()), options, providers=["CPUExecutionProvider"])
 
