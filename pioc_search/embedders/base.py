@@ -171,14 +171,10 @@ class Embedder(ABC):
             return len(rows)
 
         runners = min(runners or self.threads, len(batches))
-        if runners > 1:
-            with ThreadPoolExecutor(runners, thread_name_prefix="pioc-encode") as pool:
-                sizes = list(pool.map(run, batches))
-        else:
-            sizes = map(run, batches)
-        for size in sizes:
-            if on_batch:
-                on_batch(size)
+        with ThreadPoolExecutor(max(1, runners), thread_name_prefix="pioc-encode") as pool:
+            for size in pool.map(run, batches) if runners > 1 else map(run, batches):  # in order, as they finish
+                if on_batch:
+                    on_batch(size)
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
