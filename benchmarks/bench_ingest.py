@@ -99,7 +99,7 @@ def one_run_at_a_time(backend: type[Embedder]) -> type[Embedder]:
         _passage_session = property(lambda self: self._session)
         spinning = {"session.intra_op.allow_spinning": "0"}
 
-        def release_passage_session(self) -> None:
+        def done_with_passages(self, idle: float | None = None) -> None:
             pass
 
     return OneRun

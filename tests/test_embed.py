@@ -4,6 +4,7 @@ sentence-transformers, multilingual-e5-small (float ONNX of its 4-bit weights) a
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -163,5 +164,21 @@ def test_passages_run_side_by_side_and_get_the_vectors_they_get_alone(backend: s
     assert np.allclose(together, alone, atol=1e-6)
     assert embedder._passage_session.get_session_options().intra_op_num_threads == 1
     assert embedder._session.get_session_options().intra_op_num_threads == 2  # a question uses both cores
-    embedder.release_passage_session()
-    assert set(embedder._sessions) == {2}
+
+
+def test_the_passage_session_is_freed_once_no_build_has_used_it_for_a_while(minilm: MiniLM,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server keeps no second model in memory between uploads; builds in quick succession load it once."""
+    monkeypatch.setattr(minilm, "threads", 2)
+    minilm.load()
+    first = minilm._passage_session
+    minilm.done_with_passages(idle=0.3)
+    assert minilm._passage_session is first  # the next build came in time: same session, the release called off
+    time.sleep(0.6)
+    assert 1 in minilm._sessions
+    minilm.done_with_passages(idle=0.3)
+    deadline = time.monotonic() + 10
+    while 1 in minilm._sessions and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(minilm._sessions) == {2}  # questions keep theirs
+    assert minilm.encode(["street lighting"]).shape == (1, 384)  # and a later build loads it again

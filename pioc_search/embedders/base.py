@@ -30,6 +30,7 @@ PRECISIONS = ("fp32", "int8")
 # (docs/models.md, "Spinning").
 SPINNING = {"session.intra_op.allow_spinning": "1", "session.intra_op.spin_duration_us": "10",
             "session.force_spinning_stop": "1"}
+PASSAGE_SESSION_IDLE = 600.0  # seconds the passage session outlives the last build (loading it costs ~1 s for E5)
 WORD_PIECE_CACHE = 1 << 14  # words whose summed word pieces (1.5 KB each) an embedder remembers
 
 
@@ -79,6 +80,7 @@ class Embedder(ABC):
         self._load_lock = threading.Lock()
         self._calls_lock = threading.Lock()
         self._sessions: dict[int, object] = {}  # ONNX Runtime sessions by intra-op thread count
+        self._release_timer: threading.Timer | None = None
 
     # --- what a backend provides -------------------------------------------------------------
     @property
@@ -116,11 +118,29 @@ class Embedder(ABC):
         `passages` the one passages run on (the same one when `threads` is 1)."""
         _ = self._passage_session if passages else self._session
 
-    def release_passage_session(self) -> None:
-        """Free the passage session's memory (a server after a build) unless questions use it too."""
-        if self.threads > 1:
-            with self._load_lock:
+    def done_with_passages(self, idle: float | None = None) -> None:
+        """A build is over: the passage session is freed once no other build has used it for `idle` seconds
+        (default PASSAGE_SESSION_IDLE), so a server does not keep a second model in memory between uploads
+        while builds in quick succession do not load it again. Never the session questions use."""
+        if self.threads == 1:
+            return
+        with self._load_lock:
+            self._cancel_release()
+            self._release_timer = threading.Timer(PASSAGE_SESSION_IDLE if idle is None else idle,
+                                                  self._release_passage_session)
+            self._release_timer.daemon = True
+            self._release_timer.start()
+
+    def _release_passage_session(self) -> None:
+        with self._load_lock:
+            if threading.current_thread() is self._release_timer:  # not cancelled by a build meanwhile
                 self._sessions.pop(1, None)
+                self._release_timer = None
+
+    def _cancel_release(self) -> None:
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
 
     @property
     def _session(self):  # type: ignore[no-untyped-def]
@@ -131,6 +151,9 @@ class Embedder(ABC):
     def _passage_session(self):  # type: ignore[no-untyped-def]
         """Passages: one core per run and `threads` runs at once, which encodes more passages per
         second than each run spread over the cores (docs/models.md)."""
+        if self._release_timer is not None:  # a build is using it again
+            with self._load_lock:
+                self._cancel_release()
         return self._session_with(1)
 
     def _session_with(self, threads: int):  # type: ignore[no-untyped-def]

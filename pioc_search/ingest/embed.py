@@ -29,7 +29,7 @@ class BackgroundEmbedding:
     """Collects (hash → embedding input) while files are prepared and encodes them in background threads.
 
     Use as a context manager: leaving it (also on error or refusal) drops the work not started,
-    waits for the batches being encoded and frees the passage session."""
+    waits for the batches being encoded and lets the passage session go once it stays unused."""
 
     def __init__(self, embedder: Embedder, reuse: Lookup | None = None, window: int | None = None,
                  backlog: int = 2048, runners: int | None = None) -> None:
@@ -51,7 +51,7 @@ class BackgroundEmbedding:
 
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self.embedder.release_passage_session()
+        self.embedder.done_with_passages()
 
     @property
     def reused(self) -> int:
