@@ -91,13 +91,19 @@ def row_passage(doc_id: str, row) -> pipeline.Passage:  # type: ignore[no-untype
     return pipeline.Passage(row["id"], doc_id, row["ordinal"], row["text"], row["section"], None, None)
 
 
+SLEEP = {"session.intra_op.allow_spinning": "0"}  # threads sleep as soon as an operator's work runs out
+
+
 def one_run_at_a_time(backend: type[Embedder]) -> type[Embedder]:
-    """The backend as ingest ran it before stop 21: each passage run spread over all `threads` cores, whose
-    threads slept as soon as an operator's work ran out."""
+    """The backend as ingest ran it before stop 21: one passage run at a time, spread over all `threads`
+    cores, whose threads slept as soon as an operator's work ran out."""
 
     class OneRun(backend):  # type: ignore[valid-type,misc]
         _passage_session = property(lambda self: self._session)
-        spinning = {"session.intra_op.allow_spinning": "0"}
+        spinning = SLEEP
+
+        def encode(self, texts, on_batch=None, *, runners=None):  # type: ignore[no-untyped-def]
+            return super().encode(texts, on_batch, runners=1)
 
         def done_with_passages(self, idle: float | None = None) -> None:
             pass

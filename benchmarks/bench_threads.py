@@ -25,7 +25,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bench_ingest import SLEEP, one_run_at_a_time  # noqa: E402
 from pioc_search.embedders import BACKENDS, Embedder  # noqa: E402
 from pioc_search.embedders.base import SPINNING  # noqa: E402
 from pioc_search.evaluate import load_set, open_index  # noqa: E402
@@ -33,7 +35,6 @@ from pioc_search.search import Searcher  # noqa: E402
 
 SCIFACT = ROOT.parent / "shared" / "evaldata" / "scifact"
 WORK = ROOT / "indexes" / "bench"
-SLEEP = {"session.intra_op.allow_spinning": "0"}
 # Only settings that stop spinning when a run ends: a session that keeps spinning after its run takes the
 # cores from the next search, whichever variant asks it, and the interleaved comparison is then void.
 SPIN_VARIANTS: dict[str, dict[str, str]] = {
@@ -72,22 +73,17 @@ def timed(run: Callable[[], np.ndarray], count: int) -> tuple[np.ndarray, str, s
 
 def passages(model: str, count: int) -> None:
     texts = abstracts(count)
-    embedder = BACKENDS[model]()
-    embedder.threads, embedder.spinning = 2, SLEEP  # threads slept at once when ingest spread a run over both
-    embedder.load()
-    embedder.load(passages=True)
-    spread = embedder._session  # noqa: SLF001 - the question session: one run over both cores
-
-    def one_run_over_two_threads() -> np.ndarray:
-        return np.concatenate([embedder._run([text], spread, query=False) for text in texts])  # noqa: SLF001
-
-    ways = {"one run at a time over 2 threads": one_run_over_two_threads,
+    spread, embedder = one_run_at_a_time(BACKENDS[model])(), BACKENDS[model]()
+    for each in (spread, embedder):
+        each.threads = 2
+        each.load(passages=True)
+    ways = {"one run at a time over 2 threads": lambda: spread.encode(texts),
             "one thread": lambda: embedder.encode(texts, runners=1),
             "two runs at once, 1 thread each (default)": lambda: embedder.encode(texts)}
     results: dict[str, list[tuple[str, str]]] = {way: [] for way in ways}
     vectors = {}
-    one_run_over_two_threads()  # warm both sessions
-    embedder.encode(texts[:4])
+    for each in (spread, embedder):  # warm both sessions
+        each.encode(texts[:4])
     for _ in range(2):
         for way, run in ways.items():
             vectors[way], per_second, cpu = timed(run, len(texts))
