@@ -286,7 +286,7 @@ def _vectors(embedding: BackgroundEmbedding, report: BuildReport,
              on_progress: ProgressCallback | None) -> dict[str, np.ndarray]:
     """Vectors by embedding hash, once the background embedding is done: reused from the live
     version where the text is unchanged. seconds["embed"] is the wait after extraction ended (the
-    part that did not overlap it); seconds["embed_busy"] is the model's whole encoding time."""
+    part that did not overlap it); seconds["embed_busy"] is the model's encoding time summed over its runners."""
     tick = time.perf_counter()
     vectors = embedding.finish(on_progress)
     report.reused_embeddings = embedding.reused
