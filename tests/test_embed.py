@@ -13,6 +13,7 @@ from sentence_transformers import SentenceTransformer
 
 from pioc_search.embedders import BACKENDS, E5Small, MiniLM, UnknownModel, load_embedder
 from pioc_search.settings import Settings
+from pioc_search.embedders.base import WordPieceTable
 
 TEXTS = [
     "What reduced youth homicide during COVID lockdowns?",
@@ -121,6 +122,22 @@ def test_word_piece_vectors_pick_the_sentence_about_the_question(name: str) -> N
     sentences = ["The budget was approved in March.", "Street lighting cut night robberies."]
     scores = embedder.word_piece_vectors(sentences) @ embedder.word_piece_vectors(["lamps and robbery at night"])[0]
     assert scores[1] > scores[0]
+
+
+def test_remembered_word_vectors_stay_right_when_the_table_starts_afresh() -> None:
+    """Highlighting keeps picking sentences by the right vectors however many words it has met."""
+    computed: list[str] = []
+
+    def compute(words):  # type: ignore[no-untyped-def]
+        computed.extend(words)
+        return np.array([[len(w), ord(w[0])] for w in words], dtype=np.float32)
+
+    table = WordPieceTable(compute, capacity=4)
+    assert table.rows(["lamp", "night", "lamp"]).tolist() == [[4, 108], [5, 110], [4, 108]]
+    assert table.rows(["night", "lamp"]).tolist() == [[5, 110], [4, 108]] and computed == ["lamp", "night"]
+    assert table.rows(["bus", "stop", "robbery"]).tolist() == [[3, 98], [4, 115], [7, 114]]  # over 4: afresh
+    assert table.rows(["a", "bb", "ccc", "dddd", "eeeee"])[:, 0].tolist() == [1, 2, 3, 4, 5]  # more than it holds
+    assert table.rows(["stop"]).tolist() == [[4, 115]]
 
 
 def test_an_unknown_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

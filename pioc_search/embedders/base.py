@@ -76,7 +76,7 @@ class Embedder(ABC):
         self.cache_dir = cache_dir or default_cache_dir()
         self.calls = 0  # number of texts encoded so far; lets tests prove what was re-embedded
         self._query_cache = lru_cache(maxsize=1024)(lambda text: self._run([text], self._session, query=True)[0])
-        self._word_vector = lru_cache(maxsize=WORD_PIECE_CACHE)(self._word_vector_uncached)
+        self._word_pieces = WordPieceTable(self._word_vectors_uncached, WORD_PIECE_CACHE)
         self._load_lock = threading.Lock()
         self._calls_lock = threading.Lock()
         self._sessions: dict[int, object] = {}  # ONNX Runtime sessions by intra-op thread count
@@ -236,16 +236,59 @@ class Embedder(ABC):
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         counts = np.array([len(w) for w in words])
         if counts.sum():
-            table = np.stack([self._word_vector(w) for found in words for w in found])
+            table = self._word_pieces.rows([w for found in words for w in found])
             present = counts > 0
             starts = (np.cumsum(counts) - counts)[present]
             vectors[present] = np.add.reduceat(table, starts, axis=0)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
 
-    def _word_vector_uncached(self, word: str) -> np.ndarray:
-        """The sum of a word's unit-length word-piece input embeddings."""
-        ids = self._token_ids([word], query=False, model_input=False)[0]
-        if not ids:
-            return np.zeros(self.dimension, dtype=np.float32)
-        rows = self._word_piece_rows(np.array(ids, dtype=np.int64))
-        return (rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)).sum(axis=0)
+    def _word_vectors_uncached(self, words: Sequence[str]) -> np.ndarray:
+        """Each word's sum of its unit-length word-piece input embeddings (one tokeniser call for all)."""
+        out = np.zeros((len(words), self.dimension), dtype=np.float32)
+        for row, ids in enumerate(self._token_ids(words, query=False, model_input=False)):
+            if ids:
+                pieces = self._word_piece_rows(np.array(ids, dtype=np.int64))
+                out[row] = (pieces / np.maximum(np.linalg.norm(pieces, axis=1, keepdims=True), 1e-9)).sum(axis=0)
+        return out
+
+
+class WordPieceTable:
+    """Words' vectors (`compute(words)` → one row each) remembered as rows of one array, so a text's words
+    are gathered with one indexing operation instead of stacking an array per word. Holds at most
+    `capacity` words, then starts afresh; searches on other threads keep reading the rows they saw."""
+
+    def __init__(self, compute: Callable[[Sequence[str]], np.ndarray], capacity: int) -> None:
+        self._compute = compute
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._state: tuple[dict[str, int], np.ndarray | None] = ({}, None)  # word → row, the rows
+
+    def rows(self, words: Sequence[str]) -> np.ndarray:
+        """The vectors of `words`, one row per word, in order (repeats included)."""
+        ids, table = self._state
+        try:
+            return table[[ids[w] for w in words]]  # type: ignore[index]
+        except (KeyError, TypeError):
+            ids, table = self._add(words)
+            return table[[ids[w] for w in words]]
+
+    def _add(self, words: Sequence[str]) -> tuple[dict[str, int], np.ndarray]:
+        distinct = list(dict.fromkeys(words))
+        if len(distinct) > self._capacity:  # more than the table holds: computed, not remembered
+            vectors = self._compute(distinct)
+            return {w: i for i, w in enumerate(distinct)}, vectors
+        with self._lock:
+            ids, table = self._state
+            missing = [w for w in distinct if w not in ids]
+            if table is None or len(ids) + len(missing) > self._capacity:
+                ids, table = {}, None  # a new dict and array: readers holding the old ones are unaffected
+                missing = distinct
+            if missing:
+                vectors = self._compute(missing)
+                if table is None:  # np.empty: pages are only touched as rows are written
+                    table = np.empty((self._capacity, vectors.shape[1]), dtype=np.float32)
+                start = len(ids)
+                table[start : start + len(missing)] = vectors
+                ids.update((w, start + i) for i, w in enumerate(missing))  # rows written before they are listed
+            self._state = ids, table
+            return ids, table
