@@ -24,7 +24,7 @@ STEMMERS = {"en": "english", "es": "spanish", "pt": "portuguese", "fr": "french"
 NETWORK_LANGUAGES = tuple(STEMMERS)
 UNDETERMINED = "und"
 STOPWORDS_FILE = Path(__file__).with_name("data") / "stopwords.txt"
-WORD_CACHE = 1 << 16  # (word, language) pairs whose terms are remembered
+WORD_CACHE = 1 << 16  # words whose terms are remembered, per language
 
 _WORD = re.compile(r"\w+")
 _ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")  # harakat, Quranic marks, tatweel
@@ -62,10 +62,27 @@ def _stemmer(language: str) -> Stemmer.Stemmer | None:
     return Stemmer.Stemmer(name, 100_000) if name else None  # PyStemmer caches recent words itself
 
 
-@lru_cache(maxsize=WORD_CACHE)
 def word_terms(word: str, language: str) -> tuple[str, ...]:
     """The index terms of one written word (case-folded, from `words`): none for a stop word.
-    Remembered: words repeat across passages, and answer highlighting analyses every hit's text."""
+    Remembered per language (`_terms_cache`): words repeat across passages, and answer highlighting
+    analyses every hit's text."""
+    cache = _terms_cache(language)
+    terms = cache.get(word)
+    if terms is None:
+        if len(cache) >= WORD_CACHE:
+            cache.clear()
+        terms = cache[word] = _word_terms(word, language)
+    return terms
+
+
+@lru_cache(maxsize=None)
+def _terms_cache(language: str) -> dict[str, tuple[str, ...]]:
+    """Written word → terms for one language: a plain dict, as a lookup costs a fraction of an
+    lru_cache's over two arguments and `analyse` makes one per word."""
+    return {}
+
+
+def _word_terms(word: str, language: str) -> tuple[str, ...]:
     folded = fold(word)
     if folded in stop_words(language):
         return ()
@@ -81,7 +98,12 @@ def word_terms(word: str, language: str) -> tuple[str, ...]:
 
 def analyse(text: str, language: str) -> list[str]:
     """Index terms of `text` read as `language` (an ISO 639-1 code), in order, repeats kept."""
-    return [term for word in words(text) for term in word_terms(word, language)]
+    known = _terms_cache(language).get
+    out: list[str] = []
+    for word in words(text):
+        terms = known(word)
+        out += word_terms(word, language) if terms is None else terms
+    return out
 
 
 @lru_cache(maxsize=1024)
