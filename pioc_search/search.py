@@ -23,6 +23,7 @@ from pioc_search.stages import stage
 from pioc_search.stores.base import VersionReader
 
 Mode = Literal["hybrid", "dense", "lexical"]
+FacetRow = tuple[str, list[str], list[str], str | None, str | None]  # type, cities, themes, year, language
 RRF_K = 30  # reciprocal-rank constant: 20-40 beat the usual 60 on SciFact queries 1-100 (two models) with 100 candidates
 CANDIDATES = 100
 DUPLICATE_OVERLAP = 0.5  # share of word 4-grams two passages must share to count as the same text
@@ -157,6 +158,7 @@ class Searcher:
         self._doc_freqs: dict[str, int] = {}  # the version never changes, so its counts never do
         self._matching = lru_cache(maxsize=FILTER_CACHE)(self._matching_docs)  # nor its documents
         self._languages: tuple[str, ...] | None = None  # nor their languages
+        self._facet_values: dict[str, FacetRow] = {}  # nor a document's facet values
 
     def doc_freq(self, words: list[str]) -> dict[str, int]:
         """Passages containing each word, asked of the version once per word."""
@@ -224,7 +226,12 @@ class Searcher:
         return (cities, frozenset(scope)) if scope and len(scope) < len(every) else ((), None)
 
     def _allowed_docs(self, filters: Filters) -> tuple[str, ...] | None:
-        return self._matching(filters) if filters.active else None
+        """The documents `filters` allow; None when they allow every document (no filter to apply:
+        `language=en` over an English-only index searches like no filter, at no filter's cost)."""
+        if not filters.active:
+            return None
+        allowed = self._matching(filters)
+        return None if len(allowed) == len(self.version.documents) else allowed
 
     def _matching_docs(self, filters: Filters) -> tuple[str, ...]:
         return tuple(d.id for d in self.version.documents.values() if filters.matches(d))
@@ -353,15 +360,25 @@ class Searcher:
         candidates) saves asking the version again."""
         if owners is None:
             owners = self.version.doc_ids([pid for pid, _ in ranked])
-        docs = [self.version.documents[doc_id] for doc_id in dict.fromkeys(owners.values())]
+        known = self._facet_values
+        rows = [known.get(doc_id) or self._facet_row(doc_id) for doc_id in dict.fromkeys(owners.values())]
+        doc_types, cities, themes, years, languages = zip(*rows) if rows else ((), (), (), (), ())
         counters: dict[str, Counter[str]] = {
-            "doc_type": Counter(doc.doc_type for doc in docs),
-            "city": Counter(chain.from_iterable(doc.cities for doc in docs)),
-            "theme": Counter(chain.from_iterable(doc.themes for doc in docs)),
-            "year": Counter(str(year) for year in (doc.year for doc in docs) if year),
-            "language": Counter(doc.language for doc in docs if doc.language != UNDETERMINED),
+            "doc_type": Counter(doc_types),
+            "city": Counter(chain.from_iterable(cities)),
+            "theme": Counter(chain.from_iterable(themes)),
+            "year": Counter(filter(None, years)),
+            "language": Counter(filter(None, languages)),
         }
         return {name: dict(counter.most_common()) for name, counter in counters.items()}
+
+    def _facet_row(self, doc_id: str) -> FacetRow:
+        """A document's facet values (type, cities, themes, year, language or None for `und`), remembered."""
+        doc = self.version.documents[doc_id]
+        row = (doc.doc_type, doc.cities, doc.themes, str(doc.year) if doc.year else None,
+               doc.language if doc.language != UNDETERMINED else None)
+        self._facet_values[doc_id] = row
+        return row
 
     def related_to_passage(self, passage_id: int, k: int = 5) -> list[Hit]:
         """Similar passages from other documents, one per document; other cities first."""
