@@ -36,18 +36,21 @@ def idf_weights(groups: Sequence[Group], doc_freq: dict[str, int], passages: int
     return weights
 
 
-def best_sentences(text: str, weights: dict[Group, float], language: str, limit: int = 2) -> list[Span]:
+def best_sentences(text: str, weights: dict[Group, float], language: str, limit: int = 2,
+                   spans: Sequence[tuple[int, int]] | None = None) -> list[Span]:
     """Sentences ranked by the question-word weight they cover; a second only if nearly as good.
 
-    `weights` maps each question word's terms to its weight; `language` is the passage's.
+    `weights` maps each question word's terms to its weight; `language` is the passage's; `spans`:
+    the text's sentences if the caller has them (sentences.sentence_spans).
     """
     total = sum(weights.values())
     if not total:
         return []
+    wanted = frozenset(term for group in weights for term in group)
     scored = []
-    for start, end in sentence_spans(text):
-        found = set(analyse(text[start:end], language))
-        covered = sum(w for group, w in weights.items() if not found.isdisjoint(group))
+    for start, end in sentence_spans(text) if spans is None else spans:
+        found = wanted.intersection(analyse(text[start:end], language))
+        covered = sum(w for group, w in weights.items() if not found.isdisjoint(group)) if found else 0.0
         if covered:
             scored.append(Span(start, end, covered / total))
     scored.sort(key=lambda s: (-s.score, s.start))

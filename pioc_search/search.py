@@ -323,14 +323,15 @@ class Searcher:
         groups = question_groups(question, language, self.readings(language))
         freq = self.doc_freq([t for group in groups for t in group])
         weights = idf_weights(groups, freq, max(1, self.version.passage_count))
-        for hit in hits:
-            hit.answers = best_sentences(hit.text, weights, hit.document.language)
-        self._add_closest_sentences(question, [hit for hit in hits if not hit.answers])
-
-    def _add_closest_sentences(self, question: str, hits: list[Hit]) -> None:
-        """For hits where no question word occurs, the sentence closest in meaning, judged by the
-        model's word-piece embeddings (cheap: no transformer pass; one tokeniser call for them all)."""
         spans = [sentence_spans(hit.text) for hit in hits]
+        for hit, found in zip(hits, spans):
+            hit.answers = best_sentences(hit.text, weights, hit.document.language, spans=found)
+        unanswered = [(hit, found) for hit, found in zip(hits, spans) if not hit.answers]
+        self._add_closest_sentences(question, [hit for hit, _ in unanswered], [found for _, found in unanswered])
+
+    def _add_closest_sentences(self, question: str, hits: list[Hit], spans: list[list[tuple[int, int]]]) -> None:
+        """For hits where no question word occurs (`spans`: their sentences), the sentence closest in meaning,
+        judged by the model's word-piece embeddings (cheap: no transformer pass; one tokeniser call for them all)."""
         sentences = [hit.text[s:e] for hit, found in zip(hits, spans) for s, e in found]
         if not sentences:
             return
