@@ -3,6 +3,7 @@ fused by reciprocal rank, filtered, de-duplicated, each with the sentences that 
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -281,7 +282,11 @@ class Searcher:
         lexical_rank = {pid: r for r, (pid, _) in enumerate(lexical, 1)}
         kept: list[tuple[Hit, set[int]]] = []  # (hit, its word 4-grams)
         copies: dict[str, int] = {}  # a kept hit's words, joined → its position: exact copies fold at once
-        for seen, (pid, score, row) in enumerate(self._ranked_rows(ranked, 2 * wanted), 1):
+
+        def next_chunk(seen: int) -> int:  # enough rows to find the missing hits at the rate kept so far, 1.5× over
+            return math.ceil(1.5 * (wanted - len(kept)) * seen / max(1, len(kept)))
+
+        for seen, (pid, score, row) in enumerate(self._ranked_rows(ranked, 2 * wanted, next_chunk), 1):
             if row is not None:
                 hit = self._hit(row, score, dense_rank.get(pid), lexical_rank.get(pid))
                 words = passage_words(hit.text)
@@ -300,18 +305,20 @@ class Searcher:
                 break
         return [hit for hit, _ in kept]
 
-    def _ranked_rows(self, ranked: list[tuple[int, float]], first: int) -> Iterator[tuple[int, float, Any]]:
+    def _ranked_rows(self, ranked: list[tuple[int, float]], first: int,
+                     wanted_after: Callable[[int], int] = lambda seen: 0) -> Iterator[tuple[int, float, Any]]:
         """(passage id, score, its row or None) in rank order, the rows read in growing chunks (`first`
-        passages, then twice as many each time): few round trips when many hits fold. (Reading the next
-        chunk on another thread while this one is examined was measured: no faster, as the examining
-        thread holds the GIL the reading one needs.)"""
+        passages, then twice as many each time, or `wanted_after(rows seen)` if more): few round trips
+        when many hits fold. (Reading the next chunk on another thread while this one is examined was
+        measured: no faster, as the examining thread holds the GIL the reading one needs.)"""
         start, size = 0, first
         while start < len(ranked):
             chunk = ranked[start : start + size]
             rows = self.version.passages([pid for pid, _ in chunk])
             for pid, score in chunk:
                 yield pid, score, rows.get(pid)
-            start, size = start + len(chunk), 2 * size
+            start += len(chunk)
+            size = max(2 * size, wanted_after(start))
 
     def _hit(self, row, score: float, dense: tuple[int, float] | None, lexical_rank: int | None) -> Hit:  # type: ignore[no-untyped-def]
         return Hit(passage_id=row["id"], document=self.version.documents[row["doc_id"]], text=row["text"],
