@@ -132,7 +132,8 @@ def test_remembered_word_vectors_stay_right_when_the_table_starts_afresh() -> No
         computed.extend(words)
         return np.array([[len(w), ord(w[0])] for w in words], dtype=np.float32)
 
-    table = WordPieceTable(compute, capacity=4)
+    table = WordPieceTable(compute, dimension=2, capacity=4)
+    assert table.rows([]).shape == (0, 2)
     assert table.rows(["lamp", "night", "lamp"]).tolist() == [[4, 108], [5, 110], [4, 108]]
     assert table.rows(["night", "lamp"]).tolist() == [[5, 110], [4, 108]] and computed == ["lamp", "night"]
     assert table.rows(["bus", "stop", "robbery"]).tolist() == [[3, 98], [4, 115], [7, 114]]  # over 4: afresh

@@ -76,7 +76,7 @@ class Embedder(ABC):
         self.cache_dir = cache_dir or default_cache_dir()
         self.calls = 0  # number of texts encoded so far; lets tests prove what was re-embedded
         self._query_cache = lru_cache(maxsize=1024)(lambda text: self._run([text], self._session, query=True)[0])
-        self._word_pieces = WordPieceTable(self._word_vectors_uncached, WORD_PIECE_CACHE)
+        self._word_pieces = WordPieceTable(self._word_vectors_uncached, self.dimension, WORD_PIECE_CACHE)
         self._load_lock = threading.Lock()
         self._calls_lock = threading.Lock()
         self._sessions: dict[int, object] = {}  # ONNX Runtime sessions by intra-op thread count
@@ -253,18 +253,21 @@ class Embedder(ABC):
 
 
 class WordPieceTable:
-    """Words' vectors (`compute(words)` → one row each) remembered as rows of one array, so a text's words
-    are gathered with one indexing operation instead of stacking an array per word. Holds at most
-    `capacity` words, then starts afresh; searches on other threads keep reading the rows they saw."""
+    """Words' vectors (`compute(words)` → one row of `dimension` floats each) remembered as rows of one array,
+    so a text's words are gathered with one indexing operation instead of stacking an array per word. Holds at
+    most `capacity` words, then starts afresh; searches on other threads keep reading the rows they saw."""
 
-    def __init__(self, compute: Callable[[Sequence[str]], np.ndarray], capacity: int) -> None:
+    def __init__(self, compute: Callable[[Sequence[str]], np.ndarray], dimension: int, capacity: int) -> None:
         self._compute = compute
+        self._dimension = dimension
         self._capacity = capacity
         self._lock = threading.Lock()
         self._state: tuple[dict[str, int], np.ndarray | None] = ({}, None)  # word → row, the rows
 
     def rows(self, words: Sequence[str]) -> np.ndarray:
         """The vectors of `words`, one row per word, in order (repeats included)."""
+        if not words:
+            return np.zeros((0, self._dimension), dtype=np.float32)
         ids, table = self._state
         try:
             return table[[ids[w] for w in words]]  # type: ignore[index]
@@ -286,7 +289,7 @@ class WordPieceTable:
             if missing:
                 vectors = self._compute(missing)
                 if table is None:  # np.empty: pages are only touched as rows are written
-                    table = np.empty((self._capacity, vectors.shape[1]), dtype=np.float32)
+                    table = np.empty((self._capacity, self._dimension), dtype=np.float32)
                 start = len(ids)
                 table[start : start + len(missing)] = vectors
                 ids.update((w, start + i) for i, w in enumerate(missing))  # rows written before they are listed
