@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import chain
 from typing import Any, Literal
 
@@ -60,6 +60,47 @@ class Filters:
                 and (not self.city or any(c in doc.cities for c in self.city))
                 and (not self.theme or any(t in doc.themes for t in self.theme))
                 and (not self.language or doc.language in self.language))
+
+
+class DocumentIndex:
+    """A version's document ids by facet value, so a filter's documents come from set operations over the
+    values it names instead of a pass over every document (50,000 at a million passages: ~40 ms each)."""
+
+    FACETS = ("doc_type", "city", "theme", "language")
+    SORT_SHARE = 1 / 16  # results allowing fewer of the documents than this are sorted, larger ones filtered in order
+
+    def __init__(self, documents: dict[str, Document]) -> None:
+        self.order = list(documents)  # results keep the version's document order
+        self.position = {doc_id: i for i, doc_id in enumerate(self.order)}
+        self.by: dict[str, dict[Any, set[str]]] = {name: {} for name in (*self.FACETS, "year")}
+        for doc in documents.values():
+            for name, values in (("doc_type", [doc.doc_type]), ("city", doc.cities), ("theme", doc.themes),
+                                 ("language", [doc.language]), ("year", [doc.year])):
+                for value in values:
+                    self.by[name].setdefault(value, set()).add(doc.id)
+
+    def matching(self, filters: Filters) -> tuple[str, ...]:
+        """The ids of the documents `filters` allow (Filters.matches), in the version's order."""
+        chosen: set[str] | None = None
+        for name, values in zip(self.FACETS, (filters.doc_type, filters.city, filters.theme, filters.language)):
+            if values:
+                chosen = self._narrow(chosen, [self.by[name].get(v, set()) for v in values])
+        if filters.year_from is not None or filters.year_to is not None:
+            low = filters.year_from if filters.year_from is not None else -10**9
+            high = filters.year_to if filters.year_to is not None else 10**9
+            chosen = self._narrow(chosen, [ids for year, ids in self.by["year"].items()
+                                           if year is not None and low <= year <= high])
+        if chosen is None:
+            return tuple(self.order)
+        if len(chosen) < self.SORT_SHARE * len(self.order):
+            return tuple(sorted(chosen, key=self.position.__getitem__))
+        return tuple(d for d in self.order if d in chosen)
+
+    @staticmethod
+    def _narrow(chosen: set[str] | None, groups: list[set[str]]) -> set[str]:
+        """The documents in any of `groups` (one filter field's values) and in `chosen` (the fields before)."""
+        found = set().union(*groups)
+        return found if chosen is None else chosen & found
 
 
 @dataclass
@@ -235,7 +276,12 @@ class Searcher:
         return None if len(allowed) == len(self.version.documents) else allowed
 
     def _matching_docs(self, filters: Filters) -> tuple[str, ...]:
-        return tuple(d.id for d in self.version.documents.values() if filters.matches(d))
+        return self._document_index.matching(filters)
+
+    @cached_property
+    def _document_index(self) -> DocumentIndex:
+        """Built on the first filtered search (~0.1 s at 50,000 documents), then kept with the version."""
+        return DocumentIndex(self.version.documents)
 
     def dense(self, query: np.ndarray, depth: int, allowed_docs: Sequence[str] | None = None,
               exclude_docs: tuple[str, ...] = ()) -> list[tuple[int, float]]:

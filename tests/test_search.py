@@ -11,7 +11,7 @@ from pioc_search.ingest.pipeline import build_index
 from pioc_search.analysis import question_terms
 from pioc_search.lexical.fts5 import match_query
 from pioc_search.ingest.metadata import find_cities
-from pioc_search.search import RRF_K, Filters, Searcher, _twin, fuse, passage_words, shingles
+from pioc_search.search import RRF_K, DocumentIndex, Filters, Searcher, _twin, fuse, passage_words, shingles
 from pioc_search.sentences import sentence_spans, split_sentences
 
 SHARED = ("The Barrios con Luz programme installed 4,800 LED streetlights along 1,212 street segments, "
@@ -126,6 +126,21 @@ def test_a_filtered_ranking_is_the_full_ranking_without_other_documents(searcher
         expected = [pid for pid in _retrieved(full, rank) if filters.matches(everything[pid])]
         assert expected, f"{filters} matches some passage"
         assert _retrieved(filtered, rank) == expected, filters
+
+
+@pytest.mark.parametrize("filters", [
+    Filters(), Filters(doc_type=("statement", "report")), Filters(city=("Cali", "Kingston")),
+    Filters(theme=("youth",), year_from=2021), Filters(language=("en", "es"), year_to=2021),
+    Filters(doc_type=("report",), city=("Glasgow", "Nairobi"), year_from=2019, year_to=2019),
+    Filters(city=("Atlantis",)), Filters(year_from=2022, year_to=2021)])
+def test_a_filters_documents_are_exactly_those_it_matches(searcher: Searcher, filters: Filters) -> None:
+    """The facet index a filter is answered from agrees with the filter's own rule, in the version's order."""
+    documents = searcher.version.documents
+    expected = tuple(d for d, doc in documents.items() if filters.matches(doc))
+    index = DocumentIndex(documents)
+    assert index.matching(filters) == expected
+    index.SORT_SHARE = 2.0  # every result sorted by position instead of filtered in order: the same documents
+    assert index.matching(filters) == expected
 
 
 def test_every_passage_knows_its_document(searcher: Searcher) -> None:
