@@ -24,7 +24,7 @@ from pioc_search.stages import stage
 from pioc_search.stores.base import VersionReader
 
 Mode = Literal["hybrid", "dense", "lexical"]
-FacetRow = tuple[str, list[str], list[str], str | None, str | None]  # type, cities, themes, year, language
+FacetRow = tuple[str, list[str], list[str], int | None, str]  # type, cities, themes, year, language
 RRF_K = 30  # reciprocal-rank constant: 20-40 beat the usual 60 on SciFact queries 1-100 (two models) with 100 candidates
 CANDIDATES = 100
 DUPLICATE_OVERLAP = 0.5  # share of word 4-grams two passages must share to count as the same text
@@ -62,27 +62,39 @@ class Filters:
                 and (not self.language or doc.language in self.language))
 
 
+def facet_row(doc: Document) -> FacetRow:
+    """The values a document has for each facet a filter or a facet count reads."""
+    return doc.doc_type, doc.cities, doc.themes, doc.year, doc.language
+
+
 class DocumentIndex:
     """A version's document ids by facet value, so a filter's documents come from set operations over the
-    values it names instead of a pass over every document (50,000 at a million passages: ~40 ms each)."""
+    values it names instead of a pass over every document (50,000 at a million passages: ~40 ms each).
+    Built from `facet_row`, the same values facet counts read."""
 
-    FACETS = ("doc_type", "city", "theme", "language")
+    FACETS = ("doc_type", "city", "theme", "year", "language")  # facet_row's order
     SORT_SHARE = 1 / 16  # results allowing fewer of the documents than this are sorted, larger ones filtered in order
 
     def __init__(self, documents: dict[str, Document]) -> None:
         self.order = list(documents)  # results keep the version's document order
         self.position = {doc_id: i for i, doc_id in enumerate(self.order)}
-        self.by: dict[str, dict[Any, set[str]]] = {name: {} for name in (*self.FACETS, "year")}
-        for doc in documents.values():
-            for name, values in (("doc_type", [doc.doc_type]), ("city", doc.cities), ("theme", doc.themes),
-                                 ("language", [doc.language]), ("year", [doc.year])):
-                for value in values:
-                    self.by[name].setdefault(value, set()).add(doc.id)
+        self.by: dict[str, dict[Any, set[str]]] = {name: {} for name in self.FACETS}
+        by_type, by_city, by_theme, by_year, by_language = (self.by[name] for name in self.FACETS)
+        for doc_id, doc in documents.items():
+            doc_type, cities, themes, year, language = facet_row(doc)
+            by_type.setdefault(doc_type, set()).add(doc_id)
+            by_year.setdefault(year, set()).add(doc_id)
+            by_language.setdefault(language, set()).add(doc_id)
+            for city in cities:
+                by_city.setdefault(city, set()).add(doc_id)
+            for theme in themes:
+                by_theme.setdefault(theme, set()).add(doc_id)
 
     def matching(self, filters: Filters) -> tuple[str, ...]:
         """The ids of the documents `filters` allow (Filters.matches), in the version's order."""
         chosen: set[str] | None = None
-        for name, values in zip(self.FACETS, (filters.doc_type, filters.city, filters.theme, filters.language)):
+        for name, values in (("doc_type", filters.doc_type), ("city", filters.city), ("theme", filters.theme),
+                             ("language", filters.language)):
             if values:
                 chosen = self._narrow(chosen, [self.by[name].get(v, set()) for v in values])
         if filters.year_from is not None or filters.year_to is not None:
@@ -200,7 +212,7 @@ class Searcher:
         self._doc_freqs: dict[str, int] = {}  # the version never changes, so its counts never do
         self._matching = lru_cache(maxsize=FILTER_CACHE)(self._matching_docs)  # nor its documents
         self._languages: tuple[str, ...] | None = None  # nor their languages
-        self._facet_values: dict[str, FacetRow] = {}  # nor a document's facet values
+        self._facet_values: dict[str, FacetRow] = {}  # nor a document's facet values (facet_row), as met
 
     def doc_freq(self, words: list[str]) -> dict[str, int]:
         """Passages containing each word, asked of the version once per word."""
@@ -280,7 +292,7 @@ class Searcher:
 
     @cached_property
     def _document_index(self) -> DocumentIndex:
-        """Built on the first filtered search (~0.1 s at 50,000 documents), then kept with the version."""
+        """Built on the first filtered search (~0.2 s at 50,000 documents), then kept with the version."""
         return DocumentIndex(self.version.documents)
 
     def dense(self, query: np.ndarray, depth: int, allowed_docs: Sequence[str] | None = None,
@@ -352,7 +364,7 @@ class Searcher:
         return [hit for hit, _ in kept]
 
     def _ranked_rows(self, ranked: list[tuple[int, float]], first: int,
-                     wanted_after: Callable[[int], int] = lambda seen: 0) -> Iterator[tuple[int, float, Any]]:
+                     wanted_after: Callable[[int], int]) -> Iterator[tuple[int, float, Any]]:
         """(passage id, score, its row or None) in rank order, the rows read in growing chunks (`first`
         passages, then twice as many each time, or `wanted_after(rows seen)` if more): few round trips
         when many hits fold. (Reading the next chunk on another thread while this one is examined was
@@ -415,24 +427,17 @@ class Searcher:
         if owners is None:
             owners = self.version.doc_ids([pid for pid, _ in ranked])
         known = self._facet_values
-        rows = [known.get(doc_id) or self._facet_row(doc_id) for doc_id in dict.fromkeys(owners.values())]
+        rows = [known.get(doc_id) or known.setdefault(doc_id, facet_row(self.version.documents[doc_id]))
+                for doc_id in dict.fromkeys(owners.values())]
         doc_types, cities, themes, years, languages = zip(*rows) if rows else ((), (), (), (), ())
         counters: dict[str, Counter[str]] = {
             "doc_type": Counter(doc_types),
             "city": Counter(chain.from_iterable(cities)),
             "theme": Counter(chain.from_iterable(themes)),
-            "year": Counter(filter(None, years)),
-            "language": Counter(filter(None, languages)),
+            "year": Counter(str(year) for year in years if year),
+            "language": Counter(language for language in languages if language != UNDETERMINED),
         }
         return {name: dict(counter.most_common()) for name, counter in counters.items()}
-
-    def _facet_row(self, doc_id: str) -> FacetRow:
-        """A document's facet values (type, cities, themes, year, language or None for `und`), remembered."""
-        doc = self.version.documents[doc_id]
-        row = (doc.doc_type, doc.cities, doc.themes, str(doc.year) if doc.year else None,
-               doc.language if doc.language != UNDETERMINED else None)
-        self._facet_values[doc_id] = row
-        return row
 
     def related_to_passage(self, passage_id: int, k: int = 5) -> list[Hit]:
         """Similar passages from other documents, one per document; other cities first."""
