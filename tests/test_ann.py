@@ -64,6 +64,30 @@ def test_filtered_search_returns_k_allowed_hits(data, share: float) -> None:  # 
             assert [i for i, _ in hits] == [i for i, _ in exact.search(query, 10, allowed=allowed)]
 
 
+@pytest.mark.parametrize("share", [0.25, 0.6, 0.95])
+@pytest.mark.parametrize("against", [False, True])
+def test_a_wide_filter_gives_what_the_id_selector_gives(data, share: float, against: bool,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A filter passing a large share is applied to the ranked hits of the same scan: the same hits as the
+    FAISS id selector, also when the filter is against the question (its best passages all filtered out)."""
+    vectors, ids, exact, ivf = data
+    rng = np.random.default_rng(int(share * 100))
+    queries = questions(15)
+    for query in queries:
+        if against:  # the passages least like the question pass
+            allowed = ids[np.argsort(vectors @ query)[: int(share * len(ids))]]
+        else:
+            allowed = rng.choice(ids, size=int(share * len(ids)), replace=False)
+        assert len(allowed) >= ivf.post_filter_share * ivf.ntotal
+        hits = ivf.search(query, 10, allowed=allowed)
+        with monkeypatch.context() as patch:
+            patch.setattr(ivf, "post_filter_share", None)
+            through_selector = ivf.search(query, 10, allowed=allowed)
+        assert len(hits) == 10 and set(i for i, _ in hits) <= set(allowed.tolist())
+        assert [i for i, _ in hits] == [i for i, _ in through_selector]
+        assert np.allclose([s for _, s in hits], [s for _, s in through_selector])
+
+
 def test_excluded_ids_never_come_back(data) -> None:  # type: ignore[no-untyped-def]
     vectors, ids, exact, ivf = data
     query = vectors[10]

@@ -9,6 +9,7 @@ in the page cache, shared by every worker process that maps the same file, and i
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import math
 from functools import cached_property
 from pathlib import Path
 
@@ -32,6 +33,18 @@ class IdSet:
     def selector(self) -> faiss.IDSelector:
         return faiss.IDSelectorBatch(self.ids)  # copies the ids: reading it is safe from any thread
 
+    @cached_property
+    def _sorted(self) -> np.ndarray:
+        return self.ids if np.all(self.ids[:-1] <= self.ids[1:]) else np.sort(self.ids)
+
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        """Which of `ids` are in the set (a boolean mask)."""
+        members = self._sorted
+        if not len(members):
+            return np.zeros(len(ids), dtype=bool)
+        at = np.minimum(np.searchsorted(members, ids), len(members) - 1)
+        return members[at] == ids
+
 
 class ReadOnlyIndex(RuntimeError):
     """A memory-mapped (served) index was asked to change; load it with mmap=False to build from it."""
@@ -41,6 +54,9 @@ class DenseIndex(ABC):
     """A FAISS index of unit vectors keyed by passage id."""
 
     name: str  # the backend's name, as chosen by pioc_search.ann.backend_for
+    # A filter passing at least this share of the vectors is applied to the ranked hits of the same scan
+    # (`_post_filtered`) instead of through an IDSelector; None: always the selector.
+    post_filter_share: float | None = None
 
     def __init__(self, index: faiss.Index, mapped: bool = False) -> None:
         self.index = index
@@ -99,22 +115,45 @@ class DenseIndex(ABC):
                excluded: np.ndarray | None = None) -> Hits:
         """(id, score) best first: the k nearest among `allowed` (None: all) outside `excluded`.
 
-        Filters act inside the search (a FAISS IDSelector), so k hits come back whenever k ids pass
+        Filters act inside the search (a FAISS IDSelector, or for a wide filter on a backend that sets
+        `post_filter_share` the ranked hits of the same scan), so k hits come back whenever k ids pass
         them: an approximate backend that finds fewer searches again exhaustively.
         """
         if self.ntotal == 0 or k <= 0 or (allowed is not None and not len(allowed)):
             return []
+        if allowed is not None and not isinstance(allowed, IdSet):
+            allowed = IdSet(allowed)
+        k = min(k, self.ntotal)
+        if allowed is not None and self.post_filter_share and len(allowed) >= self.post_filter_share * self.ntotal:
+            hits = self._post_filtered(query, k, allowed)
+            if hits is not None:
+                return hits
         selector = None
         if allowed is not None:
-            selector = (allowed if isinstance(allowed, IdSet) else IdSet(allowed)).selector
+            selector = allowed.selector
         elif excluded is not None and len(excluded):
             selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.asarray(excluded, dtype=np.int64)))
         passing = len(allowed) if allowed is not None else self.ntotal - (len(excluded) if excluded is not None else 0)
-        k = min(k, self.ntotal)
         hits = self._search(query, k, selector, len(allowed) if allowed is not None else None, exhaustive=False)
         if len(hits) < min(k, passing):
             hits = self._search(query, k, selector, passing, exhaustive=True)
         return hits
+
+    def _post_filtered(self, query: np.ndarray, k: int, allowed: IdSet) -> Hits | None:
+        """The k best of `allowed` among the ranked hits of the scan the selector search would make (the
+        same lists: `_params` depends on the filter's size, not on k), read 2k / share deep; None when fewer
+        than k of them pass (then the selector search runs). The result is exactly the selector search's, at a
+        fraction of its cost for a wide filter: FAISS's IDSelectorBatch looks every scanned id up in a hash
+        set (1M passages, 60% allowed: 16.9 → 4.4 ms; docs/performance.md)."""
+        depth = min(self.ntotal, math.ceil(2 * k * self.ntotal / len(allowed)))
+        params = self._params(depth, len(allowed), exhaustive=False)
+        scores, ids = self.index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), depth, params=params)
+        found = ids[0] >= 0
+        scores, ids = scores[0][found], ids[0][found]
+        keep = allowed.contains(ids)
+        if keep.sum() < min(k, len(allowed)):
+            return None
+        return [(int(i), float(s)) for i, s in zip(ids[keep][:k], scores[keep][:k])]
 
     def _search(self, query: np.ndarray, k: int, selector: faiss.IDSelector | None, allowed: int | None,
                 exhaustive: bool) -> Hits:

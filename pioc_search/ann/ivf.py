@@ -31,6 +31,7 @@ class IVFIndex(DenseIndex):
     """IndexIVFScalarQuantizer (fp16, inner product) with a hashtable direct map (reconstruct, remove by id)."""
 
     name = "ivf"
+    post_filter_share = 0.2  # 100k: 0.6 allowed 1.50 → 0.65 ms, 0.23 1.10 → 1.41; 1M: 0.23 14.6 → 6.2 ms
 
     @classmethod
     def empty(cls, dimension: int) -> IVFIndex:
