@@ -80,6 +80,40 @@ def test_a_wide_filter_whose_documents_rank_last_still_returns_k_hits(tmp_path: 
     assert len(hits) == 30 and {owner(p) for p, _ in hits} <= set(allowed)
 
 
+def count_ranked_reads(reader: lexical.LexicalReader, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per time the reader reads the unfiltered ranking for a filter."""
+    reads: list[int] = []
+    original = reader._allowed_hits  # type: ignore[attr-defined]
+
+    def counted(hits, allowed):  # type: ignore[no-untyped-def]
+        reads.append(len(hits))
+        return original(hits, allowed)
+
+    monkeypatch.setattr(reader, "_allowed_hits", counted)
+    return reads
+
+
+def test_a_filter_whose_ranked_hits_keep_coming_up_short_goes_inside_the_query(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the unfiltered ranking for a filter against the question finds none of its passages; after a
+    few such searches the reader stops paying for that read (trying it again now and then), with the same hits."""
+    rows = [lexical.LexicalRow(d * 10 + i + 1, f"doc{d}", "common rare rare" if d % 2 else "common other", "", "")
+            for d in range(DOCS) for i in range(10)]
+    reader = write(tmp_path / "version", rows)
+    reads = count_ranked_reads(reader, monkeypatch)
+    against = tuple(f"doc{d}" for d in range(0, DOCS, 2))  # the documents without the rare word
+    searches = [reader.search(["rare", "common"], 30, against) for _ in range(4 + 2 * tantivy_engine.RETRY_EVERY)]
+    assert all(len(hits) == 30 and same_ranking(hits, searches[0]) for hits in searches)
+    assert {owner(p) for p, _ in searches[0]} <= set(against)
+    assert 4 <= len(reads) <= 6, "4 reads to learn, then one in RETRY_EVERY searches"
+
+    reads.clear()
+    along = tuple(f"doc{d}" for d in range(1, DOCS, 2))  # a filter the ranking agrees with keeps being read
+    for _ in range(10):
+        assert {owner(p) for p, _ in reader.search(["rare", "common"], 30, along)} <= set(along)
+    assert len(reads) == 10
+
+
 def write_before_document_key(version: Path, rows: list[lexical.LexicalRow]) -> None:
     """The lexical index of a version built before `dockey` existed (the schema as it was then)."""
     builder = tantivy.SchemaBuilder()

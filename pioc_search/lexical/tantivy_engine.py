@@ -17,6 +17,8 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -27,6 +29,9 @@ from pioc_search.lexical.base import Engine, LexicalReader, LexicalRow, LexicalW
 FOLDER = "lexical"
 HEAP_BYTES = 1_500_000_000  # a ceiling, not an allocation: about 400 bytes per passage, one segment to ~3.5M
 POST_FILTER_DEPTH = 2_048  # a filter allowing more than about 2k/this of the documents is applied to ranked hits
+FILTER_MEMORY = 32  # filters whose plan (FilterPlan) a reader remembers (a wide one at 1M: ~2 MB)
+GIVE_UP_SHARE = 0.75  # a filter whose ranked-hit reads came up short this often is put inside the query
+RETRY_EVERY = 16  # ... and its ranked hits are read again once in this many of its searches
 
 
 def schema() -> tantivy.Schema:
@@ -100,6 +105,46 @@ class TantivyWriter(LexicalWriter):
         self.writer = None
 
 
+class FilterPlan:
+    """What a reader has learnt about one filter: its documents as a set, and how often reading the
+    unfiltered ranking found k of their passages. Both ways of filtering give the same hits; the plan
+    only picks the cheaper. When a filter's documents are not where the question's words are (a
+    language filter against the question's language, a year whose reports are about other things),
+    the read comes up short and the search pays it and then the filter inside the query: after 3
+    misses in 4 reads it goes straight inside the query, reading the ranking again now and then in
+    case the questions change. Counts are updated without a lock: a search racing another may lose
+    one, which only delays the choice."""
+
+    __slots__ = ("allowed", "reads", "misses", "skipped", "_within")
+
+    def __init__(self, allowed: set[str]) -> None:
+        self.allowed = allowed
+        self.reads = self.misses = self.skipped = 0
+        self._within: tantivy.Query | None = None
+
+    def within(self, schema: tantivy.Schema) -> tantivy.Query:
+        """The filter as a query clause (its documents' ids), built once."""
+        if self._within is None:
+            self._within = tantivy.Query.const_score_query(
+                tantivy.Query.term_set_query(schema, "doc", sorted(self.allowed)), 0.0)
+        return self._within
+
+    def read_ranked_hits(self) -> bool:
+        if self.reads < 4 or self.misses < GIVE_UP_SHARE * self.reads:
+            return True
+        self.skipped += 1
+        if self.skipped < RETRY_EVERY:
+            return False
+        self.skipped = 0
+        return True
+
+    def record(self, found: bool) -> None:
+        if self.reads >= 32:  # recent reads count more
+            self.reads, self.misses = self.reads // 2, self.misses // 2
+        self.reads += 1
+        self.misses += not found
+
+
 class TantivyReader(LexicalReader):
     def __init__(self, path: Path, conn: Callable[[], sqlite3.Connection]) -> None:
         self.index = tantivy.Index.open(str(path / FOLDER))
@@ -107,13 +152,16 @@ class TantivyReader(LexicalReader):
         self.searcher = self.index.searcher()  # the version never changes: one snapshot for its lifetime
         prefetch(path / FOLDER)
         self._documents: dict[int, str] | None = None  # doc key → doc id
+        self._plans: OrderedDict[tuple[str, ...], FilterPlan] = OrderedDict()  # the last FILTER_MEMORY filters
+        self._plans_lock = threading.Lock()
 
     def search(self, terms: Sequence[str], k: int, doc_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
         """Unfiltered: a pure OR of term queries, which tantivy runs with block-max WAND. Filtered:
         a filter that keeps many passages is applied to the ranked hits of that same query, read
         `POST_FILTER_DEPTH` deep (or less), which gives the same top k as the filter inside the
-        query whenever k allowed hits are among them; otherwise (or for a narrow filter) the filter
-        goes inside the query, where tantivy scores every allowed passage with any of the terms."""
+        query whenever k allowed hits are among them; otherwise (or for a narrow filter, or one whose
+        reads keep coming up short: `FilterPlan`) the filter goes inside the query, where tantivy
+        scores every allowed passage with any of the terms (a filter clause turns block-max WAND off)."""
         if not terms or doc_ids is not None and not doc_ids:
             return []
         query = tantivy.Query.boolean_query(
@@ -121,15 +169,31 @@ class TantivyReader(LexicalReader):
              for t in terms])
         if doc_ids is None:
             return self._ranked(query, k)
-        allowed = set(doc_ids)
+        plan = self._plan(doc_ids)
+        allowed = plan.allowed
         depth = self._post_filter_depth(k, allowed)
-        if depth:
+        if depth and plan.read_ranked_hits():
             hits = self.searcher.search(query, depth, count=False).hits
             kept = self._allowed_hits(hits, allowed)
-            if len(kept) >= k or len(hits) < depth:
+            found = len(kept) >= k or len(hits) < depth
+            plan.record(found)
+            if found:
                 return self._with_ids(kept[:k])
-        within = tantivy.Query.const_score_query(tantivy.Query.term_set_query(self.schema, "doc", list(allowed)), 0.0)
+        within = plan.within(self.schema)
         return self._ranked(tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, within)]), k)
+
+    def _plan(self, doc_ids: Sequence[str]) -> FilterPlan:
+        """The plan of the filter allowing `doc_ids` (callers pass the same tuple for the same filter)."""
+        key = tuple(doc_ids)
+        with self._plans_lock:
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plans[key] = FilterPlan(set(key))
+                if len(self._plans) > FILTER_MEMORY:
+                    self._plans.popitem(last=False)
+            else:
+                self._plans.move_to_end(key)
+            return plan
 
     def _ranked(self, query: tantivy.Query, k: int) -> list[tuple[int, float]]:
         return self._with_ids(self.searcher.search(query, k, count=False).hits)
