@@ -66,8 +66,8 @@ def test_filtered_search_returns_k_allowed_hits(data, share: float) -> None:  # 
 
 @pytest.mark.parametrize("share", [0.25, 0.6, 0.95])
 @pytest.mark.parametrize("against", [False, True])
-def test_a_wide_filter_gives_what_the_id_selector_gives(data, share: float, against: bool,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_wide_filter_gives_what_the_id_selector_gives(  # type: ignore[no-untyped-def]
+        data, share: float, against: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """A filter passing a large share is applied to the ranked hits of the same scan: the same hits as the
     FAISS id selector, also when the filter is against the question (its best passages all filtered out)."""
     vectors, ids, exact, ivf = data
