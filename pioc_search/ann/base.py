@@ -8,8 +8,8 @@ in the page cache, shared by every worker process that maps the same file, and i
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import math
+from abc import ABC, abstractmethod
 from functools import cached_property
 from pathlib import Path
 
