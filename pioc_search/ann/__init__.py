@@ -12,12 +12,12 @@ from pathlib import Path
 
 import faiss
 
-from pioc_search.ann.base import DenseIndex, Hits, IdSet, ReadOnlyIndex
+from pioc_search.ann.base import DenseIndex, Hits, IdSet, ReadOnlyIndex, sorted_lookup
 from pioc_search.ann.exact import ExactIndex
 from pioc_search.ann.ivf import IVFIndex
 
 __all__ = ["BACKENDS", "DEFAULT_THRESHOLD", "DenseIndex", "ExactIndex", "Hits", "IdSet", "IVFIndex", "ReadOnlyIndex",
-           "backend_for", "empty", "fit", "load", "threshold"]
+           "backend_for", "empty", "fit", "load", "sorted_lookup", "threshold"]
 
 BACKENDS: dict[str, type[DenseIndex]] = {"exact": ExactIndex, "ivf": IVFIndex}
 # One question is one small scan: a single thread is faster than two fighting over a tiny job, and

@@ -42,8 +42,13 @@ class IdSet:
         members = self._sorted
         if not len(members):
             return np.zeros(len(ids), dtype=bool)
-        at = np.minimum(np.searchsorted(members, ids), len(members) - 1)
-        return members[at] == ids
+        return sorted_lookup(members, ids)[1]
+
+
+def sorted_lookup(members: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of `values` is, or would go, in the ascending, non-empty array `members`, and whether it is there."""
+    at = np.minimum(np.searchsorted(members, values), len(members) - 1)
+    return at, members[at] == values
 
 
 class ReadOnlyIndex(RuntimeError):

@@ -354,8 +354,7 @@ class PassageOwners:
         if not len(ids) or not len(self.ids):
             return {}
         wanted = np.unique(np.asarray(ids, dtype=np.int64))
-        at = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
-        known = self.ids[at] == wanted
+        at, known = ann.sorted_lookup(self.ids, wanted)
         return dict(zip(wanted[known].tolist(), [self.documents[i] for i in self.owner[at[known]].tolist()]))
 
     def passages_of(self, doc_ids: Sequence[str]) -> np.ndarray:
