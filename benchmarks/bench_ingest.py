@@ -6,14 +6,16 @@
    server), three times per model: "today" = the pipeline before issue 10 (fp32 ONNX, attention not
    fused, batches of 32 each spread over both cores, every passage encoded after the last file was
    extracted), "one run" = stop 20's default (the default model file, attention fused, one passage per
-   run, each run spread over both cores, encoding overlapped with extraction), and "new" = the default
-   (as "one run", but two passages encoded at once, each on one core: ingest/embed.py). Wall seconds,
+   run, each run spread over both cores, encoding overlapped with extraction), "2 at once fp32" = stop
+   21's default (as "one run", but two passages encoded at once, each on one core: ingest/embed.py), and
+   "new" = the default (as "2 at once fp32", passages in bfloat16 where the CPU computes it natively:
+   embedders/bf16.py; the fp32 row is left out where the default is fp32). Wall seconds,
    passages/s = passages / wall, and the stages (extract, the embedding wait after extraction, the
    model's busy seconds summed over runners). Then the same build as a `pioc-search ingest corpus --full`
    subprocess (process start, imports, model load included).
 2. Encode only: `--passages` of the sample corpus' passages (evenly spread, as the pipeline embeds
-   them: title and section included), with each precision (fp32 / int8 ONNX, dynamic per channel)
-   attention fused or not, batch size (1, or 32 sorted by length) and how runs use the 2 cores (one
+   them: title and section included), with each precision (fp32 / int8 ONNX, dynamic per channel,
+   attention fused or not; bf16 through torch, two at once only), batch size (1, or 32 sorted by length) and how runs use the 2 cores (one
    run at a time over both, or two at once on one core each): passages/s, CPU ms per passage (all
    threads; the figure least distorted by a loaded machine), cosine to fp32 one at a time and, for
    batches, to the same precision one at a time (dynamic int8 scales activations per run, so a
@@ -125,9 +127,9 @@ WAYS = {"one over 2 cores": one_run_at_a_time, "2 at once, 1 core each": lambda 
 def encode_variants(model: str, texts: list[str]) -> list[tuple[str, ...]]:
     """(precision, fused, batch, runs, passages/s, CPU ms/passage, cosine to fp32 single, to own single)."""
     rows, reference, single = [], None, {}
-    for precision in ("fp32", "int8"):
-        for fused in (False, True):
-            for way, variant in WAYS.items():
+    for precision in ("fp32", "int8", "bf16"):
+        for fused in (False, True) if precision != "bf16" else (True,):
+            for way, variant in WAYS.items() if precision != "bf16" else list(WAYS.items())[1:]:
                 embedder = variant(BACKENDS[model])(precision=precision)
                 embedder.fused = fused
                 embedder.load(passages=True)
@@ -161,34 +163,41 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
             embedder = load_embedder(Settings.from_env(model=model))
-            previous = one_run_at_a_time(type(embedder))(precision=embedder.precision)
-            before = today(model)
-            for each in (embedder, previous, before):
+            ways = {"today": (today(model), "today"),
+                    "one run": (one_run_at_a_time(type(embedder))(precision="fp32"), "one run"),
+                    "2 at once fp32": (type(embedder)(precision="fp32"), "new"),
+                    "new": (embedder, "new")}
+            if embedder.precision == "fp32":
+                del ways["2 at once fp32"]
+            for each, _ in ways.values():
                 each.load(passages=True)
-            old = build(before, Path(tmp) / f"{model}-today", "today")
-            one_run = build(previous, Path(tmp) / f"{model}-one-run", "one run")
-            new = build(embedder, Path(tmp) / f"{model}-new", "new")
+            ends[model] = {name: build(each, Path(tmp) / f"{model}-{i}", way)
+                           for i, (name, (each, way)) in enumerate(ways.items())}
             cli = cli_build(model, Path(tmp) / f"{model}-cli")
-            ends[model] = (old, one_run, new, cli)
-            print(f"{model}: today {old['wall']:.1f} s ({old['stages']}), one run {one_run['wall']:.1f} s "
-                  f"({one_run['stages']}), new {new['wall']:.1f} s "
-                  f"({new['stages']}), CLI {cli:.1f} s; load {load()}", file=sys.stderr, flush=True)
+            ends[model]["CLI"] = {"wall": cli}
+            print(f"{model}: " + ", ".join(f"{name} {row['wall']:.1f} s ({row.get('stages', 'process')})"
+                                           for name, row in ends[model].items()) + f"; load {load()}",
+                  file=sys.stderr, flush=True)
             if not args.skip_encode:
                 encodes[model] = encode_variants(model, passage_texts(Path(tmp) / f"{model}-new", args.passages))
 
     print(f"\n## End to end: `build_index(corpus, full=True)`, model loaded (load average {load()} "
           f"on {os.cpu_count()} cores at the end)\n")
-    print("| model | passages | today: fp32 unfused serial s (passages/s) | one run over 2 cores, overlapped s "
-          "(passages/s) | new: 2 runs at once, overlapped s (passages/s) | new / today | new / one run | "
+    print("| model | precision | passages | today: fp32 unfused serial s (passages/s) | one run over 2 cores, "
+          "fp32, overlapped s (passages/s) | 2 runs at once, fp32, overlapped s (passages/s) | new: default "
+          "precision, 2 runs at once s (passages/s) | new / today | new / one run | new / 2 at once fp32 | "
           "CLI `ingest --full` s | stages today → new (s) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
-    for model, (old, one_run, new, cli) in ends.items():
-        print(f"| {model} | {one_run['passages']} | {old['wall']:.1f} ({old['per_s']:.2f}) | "
-              f"{one_run['wall']:.1f} ({one_run['per_s']:.2f}) | {new['wall']:.1f} ({new['per_s']:.2f}) | "
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for model, rows in ends.items():
+        old, one_run, new, cli = rows["today"], rows["one run"], rows["new"], rows["CLI"]["wall"]
+        fp32 = rows.get("2 at once fp32", new)
+        print(f"| {model} | {load_embedder(Settings.from_env(model=model)).precision} | {new['passages']} | "
+              f"{old['wall']:.1f} ({old['per_s']:.2f}) | {one_run['wall']:.1f} ({one_run['per_s']:.2f}) | "
+              f"{fp32['wall']:.1f} ({fp32['per_s']:.2f}) | {new['wall']:.1f} ({new['per_s']:.2f}) | "
               f"**{new['per_s'] / old['per_s']:.2f}×** | {new['per_s'] / one_run['per_s']:.2f}× | "
-              f"{cli:.1f} | {old['stages']} → {new['stages']} |")
+              f"{new['per_s'] / fp32['per_s']:.2f}× | {cli:.1f} | {old['stages']} → {new['stages']} |")
     if len(ends) == 2:
-        e5, minilm = (ends[m][2]["per_s"] for m in BACKENDS)
+        e5, minilm = (ends[m]["new"]["per_s"] for m in BACKENDS)
         print(f"\nDefault model / MiniLM passages/s, new: {e5 / minilm:.2f} (budget ≥ 0.5)")
     for model, rows in encodes.items():
         print(f"\n## Encode only, {model}, {args.passages} sample passages\n")

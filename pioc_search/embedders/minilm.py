@@ -33,6 +33,7 @@ class MiniLM(Embedder):
     dimension = 384
     answer_cosine = 0.5
     related_floor = 0.3
+    model_inputs = INPUTS
 
     def __init__(self, model_path: str | None = None, batch_size: int = 1, cache_dir: Path | None = None,
                  precision: str | None = None) -> None:
@@ -66,6 +67,9 @@ class MiniLM(Embedder):
         target = self.cache_dir / f"all-MiniLM-L6-v2-{weights.st_size}-{weights.st_mtime_ns}{kind}-{self.export_recipe}.onnx"
         return cached_file(target, lambda partial: export_onnx(self.model_path, partial, self.precision, self.fused))
 
+    def _torch_model(self):  # type: ignore[no-untyped-def]
+        return _transformer(self.model_path)
+
     @cached_property
     def _word_piece_table(self) -> np.ndarray:
         from safetensors.numpy import load_file
@@ -79,9 +83,14 @@ class MiniLM(Embedder):
 def export_onnx(model_path: Path, target: Path, precision: str = "fp32", fuse: bool = True) -> None:
     """Export the transformer with mean pooling and L2 normalisation to ONNX (needs torch once),
     quantised to int8 when asked."""
+    export_model(_transformer(model_path), INPUTS, target, precision, fuse)
+
+
+def _transformer(model_path: Path):  # type: ignore[no-untyped-def]
+    """The bundled transformer, float weights, quietly loaded."""
     from transformers import AutoModel
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
-    export_model(AutoModel.from_pretrained(str(model_path)).eval(), INPUTS, target, precision, fuse)
+    return AutoModel.from_pretrained(str(model_path)).eval()
