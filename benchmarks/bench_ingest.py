@@ -171,8 +171,8 @@ def main() -> None:
                 del ways["2 at once fp32"]
             for each, _ in ways.values():
                 each.load(passages=True)
-            ends[model] = {name: build(each, Path(tmp) / f"{model}-{i}", way)
-                           for i, (name, (each, way)) in enumerate(ways.items())}
+            ends[model] = {name: build(each, Path(tmp) / f"{model}-{name.replace(' ', '-')}", way)
+                           for name, (each, way) in ways.items()}
             cli = cli_build(model, Path(tmp) / f"{model}-cli")
             ends[model]["CLI"] = {"wall": cli}
             print(f"{model}: " + ", ".join(f"{name} {row['wall']:.1f} s ({row.get('stages', 'process')})"

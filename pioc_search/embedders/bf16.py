@@ -20,6 +20,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from pioc_search.embedders.export import mean_pooled
+
 RECIPE = "torch-bf16-1"  # how passages' vectors are made in bfloat16 (part of Embedder.vectors_id)
 NATIVE_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of CPUs with bfloat16 products in hardware
 
@@ -66,6 +68,4 @@ class Bf16Session:
         tensors = {name: torch.from_numpy(feed[name]) for name in self.inputs}
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
             hidden = self.model(**tensors).last_hidden_state.float()
-            mask = tensors["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return [torch.nn.functional.normalize(mean, dim=1).numpy()]
+            return [mean_pooled(hidden, tensors["attention_mask"]).numpy()]

@@ -77,10 +77,7 @@ def _trace(model, inputs: Sequence[str], target: Path, eager: bool = True) -> No
 
         def forward(self, *args):  # type: ignore[no-untyped-def]
             named = dict(zip(inputs, args))
-            hidden = self.transformer(**named).last_hidden_state
-            mask = named["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, dim=1)
+            return mean_pooled(self.transformer(**named).last_hidden_state, named["attention_mask"])
 
     example = tuple(torch.ones((1, 4), dtype=torch.int64) if name != "token_type_ids"
                     else torch.zeros((1, 4), dtype=torch.int64) for name in inputs)
@@ -89,6 +86,16 @@ def _trace(model, inputs: Sequence[str], target: Path, eager: bool = True) -> No
         warnings.simplefilter("ignore")
         torch.onnx.export(Pooled().eval(), example, str(target), input_names=list(inputs),
                           output_names=["embedding"], dynamic_axes=axes, opset_version=17, dynamo=False)
+
+
+def mean_pooled(hidden, attention_mask):  # type: ignore[no-untyped-def]
+    """The mean of the token vectors the mask keeps, L2-normalised (torch tensors): the sentence vector of
+    both the exported graph and the bfloat16 session (embedders/bf16.py)."""
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(mean, dim=1)
 
 
 def _fuse(source: Path, target: Path, heads: int, hidden: int) -> None:
