@@ -104,7 +104,8 @@ class Embedder(ABC):
 
     @abstractmethod
     def _torch_model(self):  # type: ignore[no-untyped-def]
-        """The transformer (transformers, float weights) that bfloat16 passages run on."""
+        """The transformer (transformers) that bfloat16 passages run on: float weights, or its linear layers
+        already in bfloat16 (E5's cached file); `bf16.Bf16Session` puts them in bfloat16 either way."""
 
     @abstractmethod
     def _token_ids(self, texts: Sequence[str], *, query: bool, model_input: bool) -> list[list[int]]:
@@ -136,7 +137,7 @@ class Embedder(ABC):
         """A build is over: the passage session is freed once no other build has used it for `idle` seconds
         (default PASSAGE_SESSION_IDLE), so a server does not keep a second model in memory between uploads
         while builds in quick succession do not load it again. Never the session questions use."""
-        if self._passage_key == self.threads:
+        if self._passage_key == self.threads:  # passages run on the question session: never freed
             return
         with self._load_lock:
             self._cancel_release()
