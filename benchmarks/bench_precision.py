@@ -5,7 +5,8 @@ vector cosine and abstracts per second.
         [--precisions fp32 bf16 int8]
 
 The acceptance rule for a default other than fp32 (issue 10, written for int8): cosine to the fp32 vectors
-≥ 0.99 and at most 0.005 nDCG@10 lost. Questions are encoded as the embedder does (fp32 for fp32 and bf16). Dense retrieval only, no chunking: each abstract is one vector of "title\\ntext"
+≥ 0.99 and at most 0.005 nDCG@10 lost. Questions are encoded as the embedder does (fp32 for fp32 and bf16).
+Dense retrieval only, no chunking: each abstract is one vector of "title\\ntext"
 encoded as a passage (truncated at the model's token limit, as the pipeline would), each test
 question one vector; abstracts are ranked by cosine and scored with evaluate.ndcg_at_k. The
 documents are every abstract judged relevant to a test question plus `--distractors` others drawn at
